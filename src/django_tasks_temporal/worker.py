@@ -1,0 +1,335 @@
+"""Build and run a worker for one backend's task queues, with graceful shutdown.
+
+`python -m django_tasks_temporal.worker` and `manage.py run_temporal_worker` both end up
+in `run_worker`. SIGTERM/SIGINT stop polling and give running tasks `shutdown_timeout`
+seconds; a second signal exits at once. Whatever was cut short is run again elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from django_tasks_temporal import client as temporal
+from django_tasks_temporal.activities import TaskActivities
+from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
+from django_tasks_temporal.workflows import RunTaskWorkflow
+
+logger = logging.getLogger("django_tasks_temporal.worker")
+
+# Temporal's own default for concurrent activities, used to size the thread pool.
+DEFAULT_MAX_CONCURRENT_ACTIVITIES = 100
+_INDEXED_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+}
+
+
+def default_identity() -> str:
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerConfig:
+    """What one worker process serves and how much it runs at once."""
+
+    queues: tuple[str, ...]  # Django queue names
+    max_concurrent_activities: int | None = None
+    max_concurrent_workflow_tasks: int | None = None
+    identity: str = ""
+    shutdown_timeout: float = 30.0
+
+
+def worker_config(
+    backend: TemporalTaskBackend,
+    *,
+    queues: Sequence[str] = (),
+    max_concurrent_activities: int | None = None,
+    max_concurrent_workflow_tasks: int | None = None,
+    identity: str | None = None,
+    shutdown_timeout: float | None = None,
+) -> WorkerConfig:
+    """Command-line choices layered over the backend's OPTIONS."""
+    options = backend.config
+    if not queues:
+        queues = sorted(backend.queues) or ["default"]
+    return WorkerConfig(
+        queues=tuple(dict.fromkeys(queues)),
+        max_concurrent_activities=max_concurrent_activities or options.max_concurrent_activities,
+        max_concurrent_workflow_tasks=(
+            max_concurrent_workflow_tasks or options.max_concurrent_workflow_tasks
+        ),
+        identity=identity or default_identity(),
+        shutdown_timeout=(
+            options.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+        ),
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register this backend's search attributes, or say exactly how to."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = {
+            name: _INDEXED_TYPES[kind]
+            for name, kind in SEARCH_ATTRIBUTES.items()
+            if name not in existing.custom_attributes
+        }
+        if missing:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            )
+            logger.info("Registered search attributes %s", ", ".join(sorted(missing)))
+    except RPCError as e:
+        flags = " ".join(f"--name {n} --type {t}" for n, t in SEARCH_ATTRIBUTES.items())
+        logger.error(
+            "Could not check or register search attributes (%s). Run once: "
+            "temporal operator search-attribute create --namespace %s %s",
+            e.message,
+            namespace,
+            flags,
+        )
+
+
+class TemporalTaskWorker:
+    """Runs one Temporal `Worker` per task queue, sharing one client and thread pool."""
+
+    def __init__(self, backend: TemporalTaskBackend, config: WorkerConfig) -> None:
+        self.backend = backend
+        self.config = config
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        options = self.backend._usable_config()
+        client = await temporal.connect(options)
+        await ensure_search_attributes(client, options.namespace)
+        slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
+        with ThreadPoolExecutor(slots, thread_name_prefix="django-task") as executor:
+            activities = TaskActivities(
+                worker_id=self.config.identity, executor=executor, sender=type(self.backend)
+            )
+            workers = [
+                Worker(
+                    client,
+                    task_queue=options.temporal_task_queue(queue),
+                    workflows=[RunTaskWorkflow],
+                    activities=[activities.run_task_attempt],
+                    max_concurrent_activities=self.config.max_concurrent_activities,
+                    max_concurrent_workflow_tasks=self.config.max_concurrent_workflow_tasks,
+                    identity=self.config.identity,
+                    graceful_shutdown_timeout=_seconds(self.config.shutdown_timeout),
+                )
+                for queue in self.config.queues
+            ]
+            runs = [asyncio.create_task(w.run()) for w in workers]
+            logger.info(
+                "Worker %s serving %s on %s (namespace %s)",
+                self.config.identity,
+                ", ".join(options.temporal_task_queue(q) for q in self.config.queues),
+                options.target_host,
+                options.namespace,
+            )
+            stop = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait([stop, *runs], return_when=asyncio.FIRST_COMPLETED)
+            logger.info(
+                "Worker %s stopping: no new tasks; waiting up to %gs for running ones",
+                self.config.identity,
+                self.config.shutdown_timeout,
+            )
+            await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+            stop.cancel()
+            for run in runs:
+                if run.done() and run.exception():
+                    raise run.exception()  # type: ignore[misc]
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _seconds(value: float):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def run_worker(backend: TemporalTaskBackend, config: WorkerConfig) -> int:
+    """Run until stopped by a signal; return the process exit code."""
+    worker = TemporalTaskWorker(backend, config)
+    signals_seen = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen > 1:
+            logger.warning("Second %s: exiting now", signal.Signals(signum).name)
+            logging.shutdown()
+            os._exit(1)
+        logger.info("%s received: shutting down gracefully", signal.Signals(signum).name)
+        worker.request_stop()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        await worker.run()
+
+    try:
+        asyncio.run(main())
+    except Exception:
+        logger.exception("Worker failed")
+        return 1
+    logger.info("Worker %s stopped", config.identity)
+    return 0
+
+
+def exit_now(code: int) -> None:
+    """Flush and exit without interpreter teardown (avoids temporalio's exit SIGSEGV)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The worker's flags, shared by the management command and `python -m`."""
+    parser.add_argument("--backend", default=None, help="The TASKS alias (default: 'default').")
+    parser.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="Without --backend, fail unless 'default' is a Temporal backend instead of "
+        "using the first Temporal backend in TASKS.",
+    )
+    parser.add_argument(
+        "--queue",
+        action="append",
+        dest="queues",
+        default=[],
+        metavar="NAME",
+        help="A Django queue name to serve (repeatable; default: the backend's QUEUES, "
+        "or 'default').",
+    )
+    parser.add_argument("--max-concurrent-activities", type=_positive_int, default=None,
+                        help="How many tasks run at once on this worker, per queue.")
+    parser.add_argument("--max-concurrent-workflow-tasks", type=_at_least_two, default=None)
+    parser.add_argument("--identity", default=None, help="This worker's identity in Temporal.")
+    parser.add_argument("--shutdown-timeout", type=_non_negative_float, default=None,
+                        help="Seconds running tasks get to finish after SIGTERM.")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return number
+
+
+def _at_least_two(value: str) -> int:
+    number = _positive_int(value)
+    if number < 2:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 2, got {value!r}")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value!r}") from None
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value!r}")
+    return number
+
+
+class BackendNotFound(Exception):
+    pass
+
+
+def select_backend(alias: str | None, *, fallback: bool) -> TemporalTaskBackend:
+    """The backend to serve: the named one, or 'default', or the first Temporal one."""
+    from django.tasks import task_backends
+    from django.tasks.exceptions import InvalidTaskBackend
+
+    wanted = alias or "default"
+    try:
+        backend = task_backends[wanted]
+    except InvalidTaskBackend:
+        backend = None
+    if isinstance(backend, TemporalTaskBackend):
+        return backend
+    if alias is None and fallback:
+        for candidate in task_backends.all():
+            if isinstance(candidate, TemporalTaskBackend):
+                return candidate
+    raise BackendNotFound(
+        f"TASKS[{wanted!r}] is not a django_tasks_temporal.TemporalTaskBackend"
+        + ("" if backend is not None else " (no such backend)")
+        + "."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import django
+
+    parser = argparse.ArgumentParser(
+        prog="python -m django_tasks_temporal.worker",
+        description="Run a Temporal worker for a django.tasks backend.",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    django.setup()
+    configure_logging(verbosity=1)
+    try:
+        backend = select_backend(args.backend, fallback=not args.no_fallback)
+    except BackendNotFound as e:
+        print(f"error: {e}", file=sys.stderr)
+        exit_now(2)
+    config = worker_config(
+        backend,
+        queues=args.queues,
+        max_concurrent_activities=args.max_concurrent_activities,
+        max_concurrent_workflow_tasks=args.max_concurrent_workflow_tasks,
+        identity=args.identity,
+        shutdown_timeout=args.shutdown_timeout,
+    )
+    exit_now(run_worker(backend, config))
+
+
+def configure_logging(verbosity: int) -> None:
+    """Show task logs (Django's `django.tasks` lines) unless the project configured them."""
+    level = logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING
+    for name in ("django.tasks", "django_tasks_temporal"):
+        log = logging.getLogger(name)
+        if not log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+            log.propagate = False
+        log.setLevel(level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Settings for the test suite; TASKS points at the dev server the session starts."""
+
+from __future__ import annotations
+
+import os
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django_tasks_temporal",
+    "tests",
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("TESTS_DB_NAME", os.path.join(os.path.dirname(__file__), "test.sqlite3")),
+        "TEST": {"NAME": os.environ.get("TESTS_DB_NAME", "")},
+    }
+}
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_temporal.TemporalTaskBackend",
+        "QUEUES": [],
+        "OPTIONS": {
+            "target_host": os.environ.get("TEMPORAL_TARGET_HOST", "127.0.0.1:7233"),
+            "task_queue": os.environ.get("TEMPORAL_TASK_QUEUE", "django-tasks"),
+            "heartbeat_timeout": 2,
+            "connect_timeout": 2,
+        },
+    }
+}

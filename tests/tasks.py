@@ -1,0 +1,87 @@
+"""Module-level tasks the tests enqueue (a worker imports them by dotted path)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from typing import Any
+
+from django.tasks import TaskContext, task
+
+
+class TaskBoom(Exception):
+    pass
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def echo(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    return {"args": list(args), "kwargs": kwargs}
+
+
+@task
+def fail(message: str = "boom") -> None:
+    raise TaskBoom(message)
+
+
+@task(max_attempts=3)
+def fail_twice_then_succeed(marker_dir: str) -> int:
+    marker = os.path.join(marker_dir, "attempts")
+    count = int(open(marker).read()) + 1 if os.path.exists(marker) else 1
+    with open(marker, "w") as f:
+        f.write(str(count))
+    if count < 3:
+        raise TaskBoom(f"attempt {count}")
+    return count
+
+
+@task
+def sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return threading.current_thread().name
+
+
+@task
+async def async_sleep(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "async"
+
+
+@task
+async def async_add(a: int, b: int) -> int:
+    return a + b
+
+
+@task(takes_context=True)
+def context_info(context: TaskContext) -> dict[str, Any]:
+    result = context.task_result
+    return {"id": result.id, "attempt": context.attempt, "worker_ids": result.worker_ids}
+
+
+@task(takes_context=True)
+def record_order(context: TaskContext, path: str, label: str) -> None:
+    with open(path, "a") as f:
+        f.write(f"{label}\n")
+    time.sleep(0.05)
+
+
+@task(takes_context=True)
+def wait_for_file(context: TaskContext, path: str, timeout: float = 60) -> dict[str, Any]:
+    """Announce the attempt, then block until `path` exists (lets a test kill the worker)."""
+    with open(path + ".started", "a") as f:
+        f.write(f"{context.attempt}\n")
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"attempt": context.attempt, "worker_ids": context.task_result.worker_ids}
+
+
+@task
+def returns_object() -> object:
+    return object()
