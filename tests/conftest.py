@@ -71,7 +71,9 @@ def backend_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-def backend(temporal_server: DevServer, backend_options: dict[str, Any]) -> Iterator[TemporalTaskBackend]:
+def backend(
+    temporal_server: DevServer, backend_options: dict[str, Any]
+) -> Iterator[TemporalTaskBackend]:
     """The 'default' backend on its own task queue, for this test only."""
     with override_settings(TASKS=tasks_setting(temporal_server.target_host, **backend_options)):
         backend = task_backends["default"]
@@ -97,6 +99,7 @@ class ThreadWorker:
 
     def start(self) -> ThreadWorker:
         self.thread.start()
+        assert self.worker.ready.wait(timeout=60), f"worker did not start: {self.error!r}"
         return self
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 SECRET_KEY = "tests-only"
 DEBUG = False
@@ -14,11 +15,13 @@ INSTALLED_APPS = [
     "django_tasks_temporal",
     "tests",
 ]
+# A file, not ":memory:", so worker threads and subprocesses see the same database.
+_DB = os.environ.get("TESTS_DB_NAME") or os.path.join(tempfile.gettempdir(), "dtt-tests.sqlite3")
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("TESTS_DB_NAME", os.path.join(os.path.dirname(__file__), "test.sqlite3")),
-        "TEST": {"NAME": os.environ.get("TESTS_DB_NAME", "")},
+        "NAME": _DB,
+        "TEST": {"NAME": _DB + ".test"},
     }
 }
 TASKS = {

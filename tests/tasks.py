@@ -85,3 +85,21 @@ def wait_for_file(context: TaskContext, path: str, timeout: float = 60) -> dict[
 @task
 def returns_object() -> object:
     return object()
+
+
+@task
+def count_users() -> int:
+    from django.contrib.auth.models import User
+
+    return User.objects.count()
+
+
+@task
+def connection_state() -> dict[str, bool]:
+    """Whether this thread starts with a closed connection; then use the database."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    was_closed = connection.connection is None
+    User.objects.count()
+    return {"was_closed": was_closed}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from inspect import iscoroutinefunction
 from traceback import format_exception
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
@@ -38,6 +38,11 @@ from django_tasks_temporal.payloads import (
 )
 from django_tasks_temporal.results import build_task_result, load_task, parse_time
 
+if TYPE_CHECKING:
+    AnyTask = Task[..., Any]
+    AnyTaskResult = TaskResult[..., Any]
+
+
 logger = logging.getLogger(__name__)
 
 
@@ -56,10 +61,10 @@ class _Attempt:
         self.input = attempt
         self.worker_id = worker_id
         self.started_at = timezone.now()
-        self.task: Task | None = None
-        self.result: TaskResult | None = None
+        self.task: AnyTask | None = None
+        self.result: AnyTaskResult | None = None
 
-    def load(self) -> tuple[Task, TaskResult]:
+    def load(self) -> tuple[AnyTask, AnyTaskResult]:
         self.task = load_task(self.input.task, self.input.task.backend)
         records = [
             *self.input.previous_attempts,
@@ -135,13 +140,14 @@ class TaskActivities:
         finally:
             heartbeat.cancel()
 
-    @staticmethod
-    async def _heartbeat(timeout: float) -> None:
-        # The first beat waits a third of the timeout: short tasks cost no heartbeat RPC,
-        # while a silent attempt still times out (the timeout runs from the start).
+    async def _heartbeat(self, timeout: float) -> None:
+        # The first beat waits a second: most tasks finish sooner and cost no heartbeat
+        # RPC, while a silent attempt still times out (the timeout runs from the start).
+        # The details name this worker, so the workflow knows who was lost.
+        await asyncio.sleep(min(1.0, timeout / 3))
         while True:
+            activity.heartbeat(self.worker_id)
             await asyncio.sleep(timeout / 3)
-            activity.heartbeat()
 
     @staticmethod
     def _is_async(attempt: RunAttemptInput) -> bool:
@@ -159,14 +165,14 @@ class TaskActivities:
             close_old_connections()
 
     def _call(
-        self, state: _Attempt, invoke: Callable[[Task, list[Any], dict[str, Any]], Any]
+        self, state: _Attempt, invoke: Callable[[AnyTask, list[Any], dict[str, Any]], Any]
     ) -> AttemptResult:
         try:
             task, result = state.load()
             task_started.send(sender=self.sender, task_result=result)
             args, kwargs = state.call_args()
             value = normalize_json(invoke(task, args, kwargs))
-        except BaseException as e:  # noqa: BLE001 - every failure is the task's result
+        except BaseException as e:
             outcome = state.finish(error=e)
             if state.result is not None:
                 task_finished.send(sender=self.sender, task_result=state.result)
@@ -185,7 +191,7 @@ class TaskActivities:
                 value = normalize_json(await task.func(*args, **kwargs))
             except asyncio.CancelledError:
                 raise
-            except BaseException as e:  # noqa: BLE001 - every failure is the task's result
+            except BaseException as e:
                 outcome = state.finish(error=e)
                 if state.result is not None:
                     with contextlib.suppress(Exception):

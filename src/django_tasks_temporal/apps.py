@@ -9,3 +9,8 @@ class DjangoTasksTemporalConfig(AppConfig):
     name = "django_tasks_temporal"
     verbose_name = "Temporal tasks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # django.tasks registers the check that calls each backend's check() when it is
+        # imported; make sure `manage.py check` runs ours even if nothing else imports it.
+        import django.tasks  # noqa: F401

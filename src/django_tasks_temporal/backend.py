@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.core import checks
 from django.tasks import Task, TaskResult, TaskResultStatus
@@ -26,11 +26,17 @@ from django_tasks_temporal.payloads import WORKFLOW_NAME, RetryPolicyInput, RunT
 from django_tasks_temporal.results import NotATask, fetch_task_state, to_task_result
 from django_tasks_temporal.search_attributes import TASK_BACKEND, TASK_PATH, TASK_PRIORITY
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    AnyTask = Task[..., Any]
+    AnyTaskResult = TaskResult[..., Any]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TemporalTask(Task):
+class TemporalTask(Task):  # type: ignore[type-arg]  # Task is generic only in the stubs
     """A `Task` that may override the backend's retry policy and timeout.
 
     `@task(max_attempts=3, timeout=60)` works because `django.tasks.task` passes extra
@@ -59,7 +65,7 @@ class TemporalTaskBackend(BaseTaskBackend):
 
     # -- validation -----------------------------------------------------------------
 
-    def validate_task(self, task: Task) -> None:
+    def validate_task(self, task: AnyTask) -> None:
         super().validate_task(task)
         max_attempts = getattr(task, "max_attempts", None)
         if max_attempts is not None and (
@@ -95,11 +101,12 @@ class TemporalTaskBackend(BaseTaskBackend):
     # -- enqueue --------------------------------------------------------------------
 
     def _run_input(
-        self, task: Task, args: Any, kwargs: Any, config: BackendOptions
+        self, task: AnyTask, args: Any, kwargs: Any, config: BackendOptions
     ) -> RunTaskInput:
         self.validate_task(task)
         try:
-            json_args, json_kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
+            json_args: list[Any] = normalize_json(list(args))  # type: ignore[assignment]
+            json_kwargs: dict[str, Any] = normalize_json(dict(kwargs))  # type: ignore[assignment]
         except (TypeError, ValueError) as e:
             raise TypeError(f"Task arguments must be JSON serialisable: {e}") from e
         run_after = task.run_after
@@ -160,7 +167,9 @@ class TemporalTaskBackend(BaseTaskBackend):
 
         return start
 
-    def _enqueued_result(self, task: Task, workflow_id: str, run_input: RunTaskInput) -> TaskResult:
+    def _enqueued_result(
+        self, task: Task[P, R], workflow_id: str, run_input: RunTaskInput
+    ) -> TaskResult[P, R]:
         return TaskResult(
             task=task,
             id=workflow_id,
@@ -176,7 +185,9 @@ class TemporalTaskBackend(BaseTaskBackend):
             worker_ids=[],
         )
 
-    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+    def enqueue(
+        self, task: Task[P, R], args: list[Any], kwargs: dict[str, Any]
+    ) -> TaskResult[P, R]:
         config = self._usable_config()
         run_input = self._run_input(task, args, kwargs, config)
         workflow_id = str(uuid.uuid4())
@@ -185,7 +196,9 @@ class TemporalTaskBackend(BaseTaskBackend):
         task_enqueued.send(type(self), task_result=result)
         return result
 
-    async def aenqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+    async def aenqueue(
+        self, task: Task[P, R], args: list[Any], kwargs: dict[str, Any]
+    ) -> TaskResult[P, R]:
         config = self._usable_config()
         run_input = self._run_input(task, args, kwargs, config)
         workflow_id = str(uuid.uuid4())
@@ -196,8 +209,8 @@ class TemporalTaskBackend(BaseTaskBackend):
 
     # -- results --------------------------------------------------------------------
 
-    def _reader(self, result_id: str) -> Callable[[Client], Awaitable[TaskResult]]:
-        async def read(client: Client) -> TaskResult:
+    def _reader(self, result_id: str) -> Callable[[Client], Awaitable[AnyTaskResult]]:
+        async def read(client: Client) -> AnyTaskResult:
             try:
                 state = await fetch_task_state(client, result_id)
             except NotATask:
@@ -210,12 +223,12 @@ class TemporalTaskBackend(BaseTaskBackend):
 
         return read
 
-    def get_result(self, result_id: str) -> TaskResult:
+    def get_result(self, result_id: str) -> AnyTaskResult:
         if not isinstance(result_id, str) or not result_id:
             raise TaskResultDoesNotExist(result_id)
         return temporal.call(self._usable_config(), self._reader(result_id))
 
-    async def aget_result(self, result_id: str) -> TaskResult:
+    async def aget_result(self, result_id: str) -> AnyTaskResult:
         if not isinstance(result_id, str) or not result_id:
             raise TaskResultDoesNotExist(result_id)
         return await temporal.acall(self._usable_config(), self._reader(result_id))

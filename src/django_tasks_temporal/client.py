@@ -42,8 +42,8 @@ def _connection_key(options: BackendOptions) -> tuple[Any, ...]:
     )
 
 
-def _tls_config(tls: TLSOptions | bool) -> TLSConfig | bool:
-    if isinstance(tls, bool):
+def _tls_config(tls: TLSOptions | bool | None) -> TLSConfig | bool | None:
+    if tls is None or isinstance(tls, bool):
         return tls
 
     def read(path: str | None) -> bytes | None:
@@ -107,7 +107,7 @@ async def get_client(options: BackendOptions) -> Client:
     return await asyncio.shield(pending)
 
 
-async def _with_client(
+async def _with_client[T](
     options: BackendOptions, fn: Callable[[Client], Awaitable[T]]
 ) -> T:
     client = await get_client(options)
@@ -132,15 +132,15 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def _submit(coro: Coroutine[Any, Any, T]) -> Future[T]:
+def _submit[T](coro: Coroutine[Any, Any, T]) -> Future[T]:
     return asyncio.run_coroutine_threadsafe(coro, _background_loop())
 
 
-def call(options: BackendOptions, fn: Callable[[Client], Awaitable[T]]) -> T:
+def call[T](options: BackendOptions, fn: Callable[[Client], Awaitable[T]]) -> T:
     """Run `fn(client)` on the client's loop and wait for it (for sync code)."""
     return _submit(_with_client(options, fn)).result()
 
 
-async def acall(options: BackendOptions, fn: Callable[[Client], Awaitable[T]]) -> T:
+async def acall[T](options: BackendOptions, fn: Callable[[Client], Awaitable[T]]) -> T:
     """Run `fn(client)` on the client's loop from any other event loop."""
     return await asyncio.wrap_future(_submit(_with_client(options, fn)))

@@ -50,7 +50,7 @@ def free_port() -> int:
 
 
 def start_dev_server_command(
-    port: int, db_filename: str, ui_port: int | None = None
+    port: int, db_filename: str, ui_port: int | None = None, *, search_attributes: bool = True
 ) -> list[str]:
     """The ``temporal server start-dev`` command line this project uses everywhere."""
     command = [
@@ -67,7 +67,7 @@ def start_dev_server_command(
         "error",
     ]
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
-    for name, kind in SEARCH_ATTRIBUTES.items():
+    for name, kind in SEARCH_ATTRIBUTES.items() if search_attributes else ():
         command += ["--search-attribute", f"{name}={kind}"]
     for key, value in STRICT_PRIORITY_DYNAMIC_CONFIG.items():
         command += ["--dynamic-config-value", f"{key}={value}"]
@@ -113,6 +113,7 @@ def start_dev_server(
     ui_port: int | None = None,
     startup_timeout: float = 60.0,
     log_file: str | None = None,
+    search_attributes: bool = True,
 ) -> DevServer:
     """Start a dev server on a free loopback port and wait until it accepts connections."""
     port = port or free_port()
@@ -121,7 +122,9 @@ def start_dev_server(
     log_path = log_file or os.path.join(workdir, "server.log")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            start_dev_server_command(port, db_filename, ui_port),
+            start_dev_server_command(
+                port, db_filename, ui_port, search_attributes=search_attributes
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -36,7 +36,7 @@ class BackendOptions:
     max_concurrent_workflow_tasks: int | None = None
     max_concurrent_activities: int | None = None
     api_key: str | None = None
-    tls: TLSOptions | bool = False
+    tls: TLSOptions | bool | None = None  # None: TLS exactly when api_key is set
     connect_timeout: float = 5.0
     max_attempts: int = 1
     retry_initial_interval: float = 1.0
@@ -112,8 +112,8 @@ _HINTS = {
     "max_concurrent_workflow_tasks": "Use a positive integer, or None for Temporal's default.",
     "max_concurrent_activities": "Use a positive integer, or None for Temporal's default.",
     "api_key": "Use the Temporal Cloud API key string, or None.",
-    "tls": "Use True, False, or a dict with server_root_ca_cert, client_cert, "
-    "client_private_key (file paths) and domain.",
+    "tls": "Use None (TLS when api_key is set), True, False, or a dict with "
+    "server_root_ca_cert, client_cert, client_private_key (file paths) and domain.",
     "connect_timeout": "Seconds to wait for an unreachable server, e.g. 5.",
     "max_attempts": "1 means no retries (Django's default); 3 means up to two retries.",
     "retry_initial_interval": "Seconds before the second attempt, e.g. 1.",
@@ -189,18 +189,18 @@ def parse_options(raw: Any) -> BackendOptions:
     return BackendOptions(
         **values,
         api_key=api_key,
-        tls=_parse_tls(p, raw.get("tls", False)),
+        tls=_parse_tls(p, raw.get("tls")),
         trigger_queues=frozenset(trigger_queues),
         problems=tuple(p.problems),
     )
 
 
-def _parse_tls(p: _Parser, value: Any) -> TLSOptions | bool:
-    if isinstance(value, bool):
+def _parse_tls(p: _Parser, value: Any) -> TLSOptions | bool | None:
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, dict):
         fields = {"server_root_ca_cert", "client_cert", "client_private_key", "domain"}
         if set(value) <= fields and all(isinstance(v, str) for v in value.values()):
             return TLSOptions(**value)
     p.problem("E007", f"OPTIONS['tls'] is invalid: {value!r}.", _HINTS["tls"])
-    return False
+    return None

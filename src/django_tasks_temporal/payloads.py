@@ -4,8 +4,8 @@ Every workflow and activity takes exactly one of these as input, so fields can b
 later without breaking running workflows (new fields always have defaults).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: temporalio resolves string annotations on
+# every decode, which made decoding these classes ~3x slower.
 from dataclasses import dataclass, field
 from typing import Any
 

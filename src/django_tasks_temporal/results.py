@@ -10,15 +10,16 @@ progress (which worker runs it, since when). No query, so no worker needs to be 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.utils.module_loading import import_string
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.enums.v1 import EventType, PendingActivityState, WorkflowExecutionStatus
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.converter import DataConverter
@@ -30,7 +31,12 @@ from django_tasks_temporal.payloads import (
     ErrorRecord,
     RunTaskInput,
 )
-from django_tasks_temporal.workflows import attempt_error
+from django_tasks_temporal.workflows import WORKER_LOST, attempt_error
+
+if TYPE_CHECKING:
+    AnyTask = Task[..., Any]
+    AnyTaskResult = TaskResult[..., Any]
+
 
 _CLOSED_ERRORS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: (
@@ -58,6 +64,7 @@ class _Attempt:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: ErrorRecord | None = None
+    return_value: Any = None
 
 
 @dataclass(kw_only=True)
@@ -94,13 +101,37 @@ async def fetch_task_state(client: Client, workflow_id: str) -> TaskState:
     handle = client.get_workflow_handle(workflow_id)
     history = await handle.fetch_history()
     state = await _replay(client.data_converter, workflow_id, history.events)
-    if state.status != TaskResultStatus.SUCCESSFUL and state.finished_at is None:
+    if state.finished_at is None and not _settled_by_last_attempt(state):
         _apply_pending(state, await handle.describe())
     return state
 
 
+def _settled_by_last_attempt(state: TaskState) -> bool:
+    """Whether the attempts alone decide the outcome, before the workflow records it.
+
+    The workflow closes in the workflow task after the last attempt; if no worker has
+    processed it yet (say the worker stopped right after the attempt), the task has
+    still finished, and reads say so.
+    """
+    if not state.attempts or state.attempts[-1].finished_at is None:
+        return False
+    last = state.attempts[-1]
+    if last.error is None:
+        state.status = TaskResultStatus.SUCCESSFUL
+        state.return_value = last.return_value
+    elif sum(
+        a.error is not None and a.error.exception_class_path != WORKER_LOST
+        for a in state.attempts
+    ) >= state.input.retry.max_attempts:
+        state.status = TaskResultStatus.FAILED
+    else:
+        return False
+    state.finished_at = last.finished_at
+    return True
+
+
 async def _replay(
-    converter: DataConverter, workflow_id: str, events: list[HistoryEvent]
+    converter: DataConverter, workflow_id: str, events: Sequence[HistoryEvent]
 ) -> TaskState:
     if not events or events[0].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
         raise NotATask(workflow_id)
@@ -134,6 +165,7 @@ async def _replay(
             attempt.started_at = parse_time(result.started_at)
             attempt.finished_at = parse_time(result.finished_at)
             attempt.error = result.error
+            attempt.return_value = result.return_value
         elif kind in (
             EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
             EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
@@ -147,6 +179,12 @@ async def _replay(
             cause = await converter.decode_failure(attrs_f.failure)
             attempt.error = attempt_error(cause, attempt.worker_id)
             attempt.finished_at = _time(event.event_time)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+            attrs_x = event.activity_task_canceled_event_attributes
+            attempt = by_scheduled_id[attrs_x.scheduled_event_id]
+            attempt.finished_at = _time(event.event_time)
+            path, message = _CLOSED_ERRORS[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED]
+            attempt.error = ErrorRecord(exception_class_path=path, traceback=message)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             payloads = event.workflow_execution_completed_event_attributes.result.payloads
             state.return_value = (await converter.decode(payloads))[0] if payloads else None
@@ -155,12 +193,27 @@ async def _replay(
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED or kind in _CLOSED_ERRORS:
             state.status = TaskResultStatus.FAILED
             state.finished_at = _time(event.event_time)
-            _close_attempts(state, event)
+            await _close_attempts(converter, state, event)
     return state
 
 
-def _close_attempts(state: TaskState, event: HistoryEvent) -> None:
+async def _close_attempts(converter: DataConverter, state: TaskState, event: HistoryEvent) -> None:
     """Give a task that ended without its own error (cancelled, terminated) one."""
+    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED and not any(
+        a.error for a in state.attempts
+    ):
+        failure = await converter.decode_failure(
+            event.workflow_execution_failed_event_attributes.failure
+        )
+        state.attempts.append(
+            _Attempt(
+                error=ErrorRecord(
+                    exception_class_path="django_tasks_temporal.exceptions.AttemptCrashed",
+                    traceback=f"The task's workflow failed: {failure}\n",
+                ),
+                finished_at=state.finished_at,
+            )
+        )
     if event.event_type in _CLOSED_ERRORS:
         path, message = _CLOSED_ERRORS[event.event_type]
         reason = event.workflow_execution_terminated_event_attributes.reason
@@ -168,7 +221,7 @@ def _close_attempts(state: TaskState, event: HistoryEvent) -> None:
         unfinished = [a for a in state.attempts if a.error is None and a.started_at]
         if unfinished:
             unfinished[-1].error = error
-        else:
+        elif not any(a.error and a.error.exception_class_path == path for a in state.attempts):
             state.attempts.append(_Attempt(error=error, finished_at=state.finished_at))
     # Attempts that never started (cancelled while waiting) are not attempts.
     state.attempts = [a for a in state.attempts if a.worker_id or a.error is not None]
@@ -176,7 +229,7 @@ def _close_attempts(state: TaskState, event: HistoryEvent) -> None:
 
 def _apply_pending(state: TaskState, description: WorkflowExecutionDescription) -> None:
     """Fill in the attempt in progress, which the history does not show until it ends."""
-    if description.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+    if description.close_time is not None:
         return
     unfinished = [a for a in state.attempts if a.finished_at is None and a.error is None]
     for pending in description.raw_description.pending_activities:
@@ -200,7 +253,7 @@ def attempt_records(state_attempts: list[_Attempt]) -> list[AttemptRecord]:
     ]
 
 
-def load_task(task_input: RunTaskInput, backend_alias: str) -> Task:
+def load_task(task_input: RunTaskInput, backend_alias: str) -> AnyTask:
     """The enqueued `Task`: the module-level task with the options it was enqueued with."""
     try:
         task = import_string(task_input.task_path)
@@ -219,7 +272,7 @@ def load_task(task_input: RunTaskInput, backend_alias: str) -> Task:
 
 def build_task_result(
     *,
-    task: Task,
+    task: AnyTask,
     id: str,
     task_input: RunTaskInput,
     status: TaskResultStatus,
@@ -227,7 +280,7 @@ def build_task_result(
     attempts: list[AttemptRecord],
     finished_at: datetime | None = None,
     return_value: Any = None,
-) -> TaskResult:
+) -> AnyTaskResult:
     """A `TaskResult` from attempt records (used for reads and inside running attempts)."""
     result = TaskResult(
         task=task,
@@ -248,13 +301,17 @@ def build_task_result(
             for a in attempts
             if a.error is not None
         ],
-        worker_ids=[a.worker_id for a in attempts],
+        # An error without an attempt (cancelled while waiting) has no worker.
+        worker_ids=[a.worker_id for a in attempts if a.worker_id],
     )
     object.__setattr__(result, "_return_value", return_value)
     return result
 
 
-def to_task_result(state: TaskState, backend_alias: str) -> TaskResult:
+def to_task_result(state: TaskState, backend_alias: str) -> AnyTaskResult:
+    # The task finished when its last attempt did; the workflow closes a moment later.
+    last = state.attempts[-1] if state.attempts else None
+    finished_at = state.finished_at and ((last and last.finished_at) or state.finished_at)
     return build_task_result(
         task=load_task(state.input, backend_alias),
         id=state.id,
@@ -262,6 +319,6 @@ def to_task_result(state: TaskState, backend_alias: str) -> TaskResult:
         status=state.status,
         enqueued_at=state.enqueued_at,
         attempts=attempt_records(state.attempts),
-        finished_at=state.finished_at,
+        finished_at=finished_at,
         return_value=state.return_value,
     )

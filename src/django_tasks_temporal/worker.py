@@ -14,9 +14,12 @@ import os
 import signal
 import socket
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -26,6 +29,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from django_tasks_temporal import client as temporal
 from django_tasks_temporal.activities import TaskActivities
@@ -34,6 +38,14 @@ from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
 from django_tasks_temporal.workflows import RunTaskWorkflow
 
 logger = logging.getLogger("django_tasks_temporal.worker")
+
+# The sandbox stays on; the payload dataclasses (immutable, no I/O) are passed through
+# instead of being re-imported for every workflow run, which is most of a run's cost.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "django_tasks_temporal.payloads"
+    )
+)
 
 # Temporal's own default for concurrent activities, used to size the thread pool.
 DEFAULT_MAX_CONCURRENT_ACTIVITIES = 100
@@ -118,59 +130,82 @@ class TemporalTaskWorker:
         self.backend = backend
         self.config = config
         self._stop = asyncio.Event()
+        self.ready = threading.Event()  # set once every queue is being polled
 
     def request_stop(self) -> None:
         self._stop.set()
 
+    def _workers(self, client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
+        options = self.backend.config
+        activities = TaskActivities(
+            worker_id=self.config.identity, executor=executor, sender=type(self.backend)
+        )
+        return [
+            Worker(
+                client,
+                task_queue=options.temporal_task_queue(queue),
+                workflows=[RunTaskWorkflow],
+                workflow_runner=WORKFLOW_RUNNER,
+                activities=[activities.run_task_attempt],
+                max_concurrent_activities=self.config.max_concurrent_activities,
+                max_concurrent_workflow_tasks=self.config.max_concurrent_workflow_tasks,
+                identity=self.config.identity,
+                graceful_shutdown_timeout=timedelta(seconds=self.config.shutdown_timeout),
+                # After a lost attempt the next workflow task first goes to the dead
+                # worker's sticky queue; keep that detour short next to the heartbeat.
+                sticky_queue_schedule_to_start_timeout=timedelta(
+                    seconds=min(5.0, options.heartbeat_timeout / 2)
+                ),
+            )
+            for queue in self.config.queues
+        ]
+
     async def run(self) -> None:
         options = self.backend._usable_config()
+        cache_bytecode()
         client = await temporal.connect(options)
         await ensure_search_attributes(client, options.namespace)
         slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
-        with ThreadPoolExecutor(slots, thread_name_prefix="django-task") as executor:
-            activities = TaskActivities(
-                worker_id=self.config.identity, executor=executor, sender=type(self.backend)
-            )
-            workers = [
-                Worker(
-                    client,
-                    task_queue=options.temporal_task_queue(queue),
-                    workflows=[RunTaskWorkflow],
-                    activities=[activities.run_task_attempt],
-                    max_concurrent_activities=self.config.max_concurrent_activities,
-                    max_concurrent_workflow_tasks=self.config.max_concurrent_workflow_tasks,
-                    identity=self.config.identity,
-                    graceful_shutdown_timeout=_seconds(self.config.shutdown_timeout),
-                )
-                for queue in self.config.queues
-            ]
+        # Not a `with` block: threads still running a task after the grace period are
+        # abandoned (their attempt runs again elsewhere), never waited for.
+        executor = ThreadPoolExecutor(slots, thread_name_prefix="django-task")
+        try:
+            workers = self._workers(client, executor)
             runs = [asyncio.create_task(w.run()) for w in workers]
+            self.ready.set()
             logger.info(
                 "Worker %s serving %s on %s (namespace %s)",
                 self.config.identity,
-                ", ".join(options.temporal_task_queue(q) for q in self.config.queues),
+                ", ".join(w.task_queue for w in workers),
                 options.target_host,
                 options.namespace,
             )
             stop = asyncio.create_task(self._stop.wait())
-            done, _ = await asyncio.wait([stop, *runs], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([stop, *runs], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
             logger.info(
                 "Worker %s stopping: no new tasks; waiting up to %gs for running ones",
                 self.config.identity,
                 self.config.shutdown_timeout,
             )
             await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
-            stop.cancel()
             for run in runs:
-                if run.done() and run.exception():
-                    raise run.exception()  # type: ignore[misc]
+                if run.done() and (error := run.exception()) is not None:
+                    raise error
+        finally:
             executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _seconds(value: float):  # type: ignore[no-untyped-def]
-    from datetime import timedelta
+def cache_bytecode() -> None:
+    """Keep compiled bytecode even under PYTHONDONTWRITEBYTECODE, in a private directory.
 
-    return timedelta(seconds=value)
+    Temporal's sandbox re-imports the workflow module for every workflow run; without
+    .pyc files each run recompiles it from source, which costs more than the run itself.
+    The cache goes to a temporary directory, so the source tree stays untouched.
+    """
+    if sys.dont_write_bytecode:
+        sys.pycache_prefix = sys.pycache_prefix or tempfile.mkdtemp(prefix="dtt-pycache-")
+        sys.dont_write_bytecode = False
 
 
 def run_worker(backend: TemporalTaskBackend, config: WorkerConfig) -> int:
@@ -231,7 +266,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-concurrent-activities", type=_positive_int, default=None,
                         help="How many tasks run at once on this worker, per queue.")
-    parser.add_argument("--max-concurrent-workflow-tasks", type=_at_least_two, default=None)
+    parser.add_argument("--max-concurrent-workflow-tasks", type=_at_least_two, default=None,
+                        help="How many workflow tasks (the bookkeeping between attempts) "
+                        "this worker processes at once, per queue; at least 2.")
     parser.add_argument("--identity", default=None, help="This worker's identity in Temporal.")
     parser.add_argument("--shutdown-timeout", type=_non_negative_float, default=None,
                         help="Seconds running tasks get to finish after SIGTERM.")

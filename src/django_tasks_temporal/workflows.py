@@ -9,6 +9,8 @@ worker that shut down before the task finished) does not use up the task's attem
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ from temporalio.exceptions import (
     ApplicationError,
     TimeoutError,
     TimeoutType,
+    is_cancelled_exception,
 )
 
 from django_tasks_temporal.payloads import (
@@ -93,7 +96,9 @@ class RunTaskWorkflow:
             return
         delay = datetime.fromisoformat(task.run_after) - workflow.now()
         if delay > timedelta(0):
-            await workflow.wait_condition(lambda: self._forced, timeout=delay)
+            # Times out when run_after comes; returns early when a trigger forces it.
+            with contextlib.suppress(builtins.TimeoutError):
+                await workflow.wait_condition(lambda: self._forced, timeout=delay)
 
     async def _attempt(self, task: RunTaskInput) -> tuple[AttemptRecord, AttemptResult | None]:
         number = len(self._attempts) + 1
@@ -113,11 +118,15 @@ class RunTaskWorkflow:
                 ),
                 heartbeat_timeout=timedelta(seconds=task.heartbeat_timeout),
                 retry_policy=RetryPolicy(maximum_attempts=1),
-                cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
+                # Wait for the attempt to stop (it hears of the cancel with its next heartbeat)
+                # so the history records who ran it and when.
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         except ActivityError as e:
-            error = attempt_error(e.cause, e.identity)
-            return AttemptRecord(worker_id=e.identity, error=error), None
+            if is_cancelled_exception(e):
+                raise  # the task was cancelled: the workflow ends Canceled
+            worker_id = e.identity or _heartbeat_identity(e.cause)
+            return AttemptRecord(worker_id=worker_id, error=attempt_error(e.cause, worker_id)), None
         record = AttemptRecord(
             worker_id=result.worker_id,
             started_at=result.started_at,
@@ -128,6 +137,12 @@ class RunTaskWorkflow:
 
 
 WORKER_LOST = "django_tasks_temporal.exceptions.WorkerLost"
+
+
+def _heartbeat_identity(cause: BaseException | None) -> str:
+    """The worker named in a timed-out attempt's last heartbeat ("" if it never beat)."""
+    details = cause.last_heartbeat_details if isinstance(cause, TimeoutError) else ()
+    return str(details[0]) if details else ""
 
 
 def attempt_error(cause: BaseException | None, identity: str) -> ErrorRecord:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
     help = "Run a Temporal worker that executes this project's django.tasks tasks."
     requires_system_checks: list[str] = []  # the backend's own checks run below
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks: this backend against the raw temporalio SDK doing the same work."""

@@ -1,0 +1,150 @@
+"""The worker process: flags, backend selection, logs, graceful and forced shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.tasks import TaskResultStatus
+from django.test import override_settings
+
+from django_tasks_temporal.exceptions import WorkerLost
+from tests import tasks
+from tests.conftest import ROOT, subprocess_env, tasks_setting, wait_finished, wait_for
+
+
+def started_marker(path: str) -> bool:
+    return os.path.exists(path + ".started")
+
+
+def test_sigterm_lets_the_running_task_finish_then_exits_zero(backend, spawn_worker, tmp_path):
+    gate = str(tmp_path / "go")
+    worker = spawn_worker("--identity", "graceful", "--shutdown-timeout", "30")
+    enqueued = tasks.wait_for_file.enqueue(gate)
+    wait_for(lambda: started_marker(gate), timeout=30)
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert worker.poll() is None, "the worker must wait for its running task"
+    open(gate, "w").close()
+    assert worker.wait(timeout=30) == 0
+    output = worker.stdout.read()
+    assert f"Task id={enqueued.id} path=tests.tasks.wait_for_file state=RUNNING" in output
+    assert f"Task id={enqueued.id} path=tests.tasks.wait_for_file state=SUCCESSFUL" in output
+    result = backend.get_result(enqueued.id)
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.worker_ids == ["graceful"]
+
+
+def test_task_cut_short_by_shutdown_runs_again_elsewhere(backend, spawn_worker, tmp_path):
+    gate = str(tmp_path / "go")
+    first = spawn_worker("--identity", "leaving", "--shutdown-timeout", "0.5")
+    enqueued = tasks.wait_for_file.enqueue(gate)
+    wait_for(lambda: started_marker(gate), timeout=30)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0
+    spawn_worker("--identity", "staying")
+    wait_for(lambda: open(gate + ".started").read().count("\n") == 2, timeout=30)
+    open(gate, "w").close()
+    result = wait_finished(backend, enqueued.id)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.worker_ids == ["leaving", "staying"]
+    assert [e.exception_class for e in result.errors] == [WorkerLost]
+
+
+def test_second_signal_exits_at_once(backend, spawn_worker, tmp_path):
+    gate = str(tmp_path / "go")
+    worker = spawn_worker("--shutdown-timeout", "60")
+    tasks.wait_for_file.enqueue(gate)
+    wait_for(lambda: started_marker(gate), timeout=30)
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=5) != 0
+
+
+def run_worker_cli(backend, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "django_tasks_temporal.worker", *flags],
+        env=subprocess_env(backend),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--max-concurrent-activities", "0"], "expected a whole number >= 1"),
+        (["--max-concurrent-activities", "many"], "expected a whole number >= 1"),
+        (["--max-concurrent-workflow-tasks", "1"], "expected a whole number >= 2"),
+        (["--shutdown-timeout", "-1"], "expected seconds >= 0"),
+        (["--shutdown-timeout", "nan"], "expected seconds >= 0"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_flags_are_refused(backend, flags, message):
+    completed = run_worker_cli(backend, *flags)
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_unknown_backend_is_refused(backend):
+    completed = run_worker_cli(backend, "--backend", "nope")
+    assert completed.returncode == 2
+    assert "TASKS['nope'] is not a django_tasks_temporal.TemporalTaskBackend" in completed.stderr
+
+
+def test_management_command_picks_backends(temporal_server):
+    immediate = {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+    temporal = tasks_setting(temporal_server.target_host)["default"]
+    with override_settings(TASKS={"default": immediate}):
+        with pytest.raises(CommandError, match="TASKS\\['default'\\] is not"):
+            call_command("run_temporal_worker", "--no-fallback")
+        with pytest.raises(CommandError, match="no such backend"):
+            call_command("run_temporal_worker", "--backend", "missing")
+    from django_tasks_temporal.worker import select_backend
+
+    with override_settings(TASKS={"default": immediate, "durable": temporal}):
+        assert select_backend(None, fallback=True).alias == "durable"
+        with pytest.raises(Exception, match="is not a"):
+            select_backend(None, fallback=False)
+        with pytest.raises(Exception, match="is not a"):
+            select_backend("default", fallback=True)  # named explicitly: no fallback
+
+
+def test_worker_registers_missing_search_attributes():
+    from django_tasks_temporal.devserver import start_dev_server
+    from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
+
+    with start_dev_server(search_attributes=False) as server:
+        with override_settings(TASKS=tasks_setting(server.target_host)):
+            from django.tasks import task_backends
+
+            from tests.conftest import ThreadWorker
+
+            backend = task_backends["default"]
+            worker = ThreadWorker(backend).start()
+            try:
+                result = wait_finished(backend, tasks.add.enqueue(1, 2).id)
+                assert result.return_value == 3
+            finally:
+                worker.stop()
+            from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+
+            from django_tasks_temporal import client as temporal
+
+            async def names(client):
+                response = await client.operator_service.list_search_attributes(
+                    ListSearchAttributesRequest(namespace="default")
+                )
+                return set(response.custom_attributes)
+
+            assert set(SEARCH_ATTRIBUTES) <= temporal.call(backend.config, names)
