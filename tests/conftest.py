@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +177,3 @@ def wait_finished(backend: TemporalTaskBackend, result_id: str, timeout: float =
     return wait_for(
         lambda: (r := backend.get_result(result_id)).is_finished and r, timeout=timeout
     )
-
-
-@contextmanager
-def no_exit_segfault() -> Iterator[None]:
-    yield

@@ -102,7 +102,11 @@ async def fetch_task_state(client: Client, workflow_id: str) -> TaskState:
     history = await handle.fetch_history()
     state = await _replay(client.data_converter, workflow_id, history.events)
     if state.finished_at is None and not _settled_by_last_attempt(state):
-        _apply_pending(state, await handle.describe())
+        description = await handle.describe()
+        if description.close_time is not None:  # it finished in between the two calls
+            history = await handle.fetch_history()
+            return await _replay(client.data_converter, workflow_id, history.events)
+        _apply_pending(state, description)
     return state
 
 
@@ -229,8 +233,6 @@ async def _close_attempts(converter: DataConverter, state: TaskState, event: His
 
 def _apply_pending(state: TaskState, description: WorkflowExecutionDescription) -> None:
     """Fill in the attempt in progress, which the history does not show until it ends."""
-    if description.close_time is not None:
-        return
     unfinished = [a for a in state.attempts if a.finished_at is None and a.error is None]
     for pending in description.raw_description.pending_activities:
         if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED and unfinished:
