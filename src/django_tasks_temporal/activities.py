@@ -3,8 +3,9 @@
 The activity never raises for the task's own exceptions: it returns them as data, with
 the dotted class path and the real traceback, and the workflow decides about retries.
 Sync tasks run in the worker's thread pool (truly in parallel, each with Django's
-connection hygiene around it); async tasks run on the worker's event loop. A heartbeat
-keeps the attempt alive, so a worker that dies is noticed within `heartbeat_timeout`.
+connection hygiene around it); async tasks run on the worker's event loop. It runs as a
+local activity, in the worker holding the workflow task; see `workflows.py` for how a
+worker that dies mid-attempt is noticed and its attempt recorded.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import replace
 from inspect import iscoroutinefunction
 from traceback import format_exception
 from typing import TYPE_CHECKING, Any
@@ -26,8 +27,10 @@ from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from django_tasks_temporal.exceptions import TaskTimedOut
 from django_tasks_temporal.payloads import (
     ACTIVITY_NAME,
     WORKER_SHUTDOWN_ERROR,
@@ -36,7 +39,13 @@ from django_tasks_temporal.payloads import (
     ErrorRecord,
     RunAttemptInput,
 )
-from django_tasks_temporal.results import build_task_result, load_task, parse_time
+from django_tasks_temporal.results import (
+    build_task_result,
+    load_task,
+    lost_attempts,
+    parse_time,
+)
+from django_tasks_temporal.workflows import WORKER_LOST, is_lost
 
 if TYPE_CHECKING:
     AnyTask = Task[..., Any]
@@ -113,24 +122,44 @@ class _Attempt:
 
 
 class TaskActivities:
-    """The activity this worker registers; holds the worker's identity and thread pool."""
+    """The activity this worker registers; holds the worker's identity, client and threads."""
 
-    def __init__(self, *, worker_id: str, executor: Executor, sender: type) -> None:
+    def __init__(
+        self, *, worker_id: str, executor: Executor, sender: type, client: Client
+    ) -> None:
         self.worker_id = worker_id
         self.executor = executor
         self.sender = sender
+        self.client = client
+        self._running: set[asyncio.Task[Any]] = set()
+        self._abandoned = False
+
+    def abandon_running(self) -> None:
+        """Stop waiting for running attempts (shutdown grace is over): they run again
+        on another worker, and a sync task's thread is left to die with the process."""
+        self._abandoned = True
+        for running in self._running:
+            running.cancel()
 
     @activity.defn(name=ACTIVITY_NAME)
     async def run_task_attempt(self, attempt: RunAttemptInput) -> AttemptResult:
-        heartbeat = asyncio.create_task(self._heartbeat(attempt.task.heartbeat_timeout))
+        lost = await find_lost_attempts(self.client, attempt)
+        if lost:
+            attempt = replace(attempt, previous_attempts=[*attempt.previous_attempts, *lost])
+        if sum(map(is_lost, attempt.previous_attempts)) > attempt.task.max_lost_attempts:
+            return replace(self._give_up(attempt), lost_attempts=lost)
+        state = _Attempt(attempt, self.worker_id)
+        current = asyncio.current_task()
+        assert current is not None
+        self._running.add(current)
         try:
-            if self._is_async(attempt):
-                return await self._run_async(_Attempt(attempt, self.worker_id))
-            loop = asyncio.get_running_loop()
-            state = _Attempt(attempt, self.worker_id)
-            return await loop.run_in_executor(self.executor, self._run_sync, state)
+            result = await asyncio.wait_for(self._run(state), attempt.task.timeout)
+        except TimeoutError:
+            result = state.finish(error=TaskTimedOut(
+                f"The attempt exceeded its timeout of {attempt.task.timeout:g}s."
+            ))
         except asyncio.CancelledError:
-            if activity.is_worker_shutdown():
+            if self._abandoned or activity.is_worker_shutdown():
                 raise ApplicationError(
                     f"Worker {self.worker_id!r} shut down before the attempt finished.",
                     type=WORKER_SHUTDOWN_ERROR,
@@ -138,40 +167,45 @@ class TaskActivities:
                 ) from None
             raise
         finally:
-            heartbeat.cancel()
+            self._running.discard(current)
+        return replace(result, lost_attempts=lost)
 
-    async def _heartbeat(self, timeout: float) -> None:
-        # The first beat waits a second: most tasks finish sooner and cost no heartbeat
-        # RPC, while a silent attempt still times out (the timeout runs from the start).
-        # The details name this worker, so the workflow knows who was lost.
-        await asyncio.sleep(min(1.0, timeout / 3))
-        while True:
-            activity.heartbeat(self.worker_id)
-            await asyncio.sleep(timeout / 3)
+    async def _run(self, state: _Attempt) -> AttemptResult:
+        if _is_async(state.input):
+            return await self._run_async(state)
+        # A sync task cannot be interrupted: after a timeout or cancel its thread runs on
+        # and its outcome is ignored.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._run_sync, state)
 
-    @staticmethod
-    def _is_async(attempt: RunAttemptInput) -> bool:
-        try:
-            task = load_task(attempt.task, attempt.task.backend)
-        except Exception:
-            return False  # the sync path records the import error
-        return iscoroutinefunction(task.func)
+    def _give_up(self, attempt: RunAttemptInput) -> AttemptResult:
+        now = timezone.now().isoformat()
+        lost = sum(map(is_lost, attempt.previous_attempts))
+        return AttemptResult(
+            worker_id=self.worker_id,
+            started_at=now,
+            finished_at=now,
+            succeeded=False,
+            error=ErrorRecord(
+                exception_class_path=WORKER_LOST,
+                traceback=f"Not run again: {lost} workers were lost running this task "
+                f"(max_lost_attempts is {attempt.task.max_lost_attempts}).\n",
+            ),
+        )
 
     def _run_sync(self, state: _Attempt) -> AttemptResult:
         close_old_connections()
         try:
-            return self._call(state, lambda task, args, kwargs: task.func(*args, **kwargs))
+            return self._call(state)
         finally:
             close_old_connections()
 
-    def _call(
-        self, state: _Attempt, invoke: Callable[[AnyTask, list[Any], dict[str, Any]], Any]
-    ) -> AttemptResult:
+    def _call(self, state: _Attempt) -> AttemptResult:
         try:
             task, result = state.load()
             task_started.send(sender=self.sender, task_result=result)
             args, kwargs = state.call_args()
-            value = normalize_json(invoke(task, args, kwargs))
+            value = normalize_json(task.func(*args, **kwargs))
         except BaseException as e:
             outcome = state.finish(error=e)
             if state.result is not None:
@@ -202,3 +236,26 @@ class TaskActivities:
             return outcome
         finally:
             await sync_to_async(close_old_connections)()
+
+
+def _is_async(attempt: RunAttemptInput) -> bool:
+    try:
+        task = load_task(attempt.task, attempt.task.backend)
+    except Exception:
+        return False  # the sync path records the import error
+    return iscoroutinefunction(task.func)
+
+
+async def find_lost_attempts(client: Client, attempt: RunAttemptInput) -> list[AttemptRecord]:
+    """Attempts of this task whose worker died before reporting, since the last known one.
+
+    Such an attempt leaves no result, only a workflow task that timed out or failed, and
+    the workflow task running this attempt is its retry. One `describe` tells whether
+    it is a retry; only then is the history read for the lost workers and times.
+    """
+    handle = client.get_workflow_handle(attempt.workflow_id)
+    description = await handle.describe()
+    if description.raw_description.pending_workflow_task.attempt <= 1:
+        return []
+    history = await handle.fetch_history()
+    return lost_attempts(history.events, attempt.previous_attempts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.core import checks
@@ -146,6 +146,8 @@ class TemporalTaskBackend(BaseTaskBackend):
                     id=workflow_id,
                     task_queue=config.temporal_task_queue(run_input.queue_name),
                     priority=Priority(priority_key=config.priority_key(run_input.priority)),
+                    # How soon a worker lost mid-attempt is noticed (see workflows.py).
+                    task_timeout=timedelta(seconds=config.heartbeat_timeout),
                     search_attributes=TypedSearchAttributes(
                         [
                             SearchAttributePair(TASK_PATH, run_input.task_path),

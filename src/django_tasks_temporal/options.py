@@ -82,7 +82,7 @@ class _Parser:
 
     def number(
         self, name: str, default: Any, id: str, *, integer: bool, minimum: float,
-        optional: bool = False,
+        maximum: float = math.inf, optional: bool = False,
     ) -> Any:
         value = self.raw.get(name, default)
         if value is None and optional:
@@ -92,12 +92,13 @@ class _Parser:
             isinstance(value, bool)
             or not isinstance(value, kinds)
             or not math.isfinite(value)
-            or value < minimum
+            or not minimum <= value <= maximum
         ):
             kind = "a whole number" if integer else "a number"
+            upper = f" and <= {maximum:g}" if maximum != math.inf else ""
             self.problem(
                 id,
-                f"OPTIONS[{name!r}] must be {kind} >= {minimum:g}"
+                f"OPTIONS[{name!r}] must be {kind} >= {minimum:g}{upper}"
                 f"{' or None' if optional else ''}, got {value!r}.",
                 _HINTS[name],
             )
@@ -120,8 +121,9 @@ _HINTS = {
     "retry_backoff_coefficient": "The factor between successive pauses, >= 1, e.g. 2.",
     "retry_maximum_interval": "The longest pause between attempts in seconds, or None.",
     "timeout": "Seconds one attempt may run before it fails, or None for no limit.",
-    "heartbeat_timeout": "Seconds without a heartbeat before an attempt's worker counts as "
-    "lost and the task runs again elsewhere, e.g. 10.",
+    "heartbeat_timeout": "Seconds (1 to 120, Temporal's workflow task timeout) before the "
+    "worker of an attempt that stopped answering counts as lost and the task runs again "
+    "elsewhere, e.g. 10.",
     "max_lost_attempts": "How many lost workers a task survives before it is FAILED, e.g. 10.",
     "priority_levels": "The server's matching.priorityLevels (5 unless you changed it).",
     "trigger_queues": "A list of Django queue names whose tasks wait for a trigger.",
@@ -169,7 +171,9 @@ def parse_options(raw: Any) -> BackendOptions:
             "retry_maximum_interval", None, "E010", integer=False, minimum=0, optional=True
         ),
         timeout=p.number("timeout", None, "E011", integer=False, minimum=0.001, optional=True),
-        heartbeat_timeout=p.number("heartbeat_timeout", 10.0, "E012", integer=False, minimum=1),
+        heartbeat_timeout=p.number(
+            "heartbeat_timeout", 10.0, "E012", integer=False, minimum=1, maximum=120
+        ),
         max_lost_attempts=p.number("max_lost_attempts", 10, "E012", integer=True, minimum=0),
         priority_levels=p.number("priority_levels", 5, "E013", integer=True, minimum=1),
         shutdown_timeout=p.number("shutdown_timeout", 30.0, "E015", integer=False, minimum=0),

@@ -43,7 +43,7 @@ class RunTaskInput:
     wait_for_release: bool = False  # trigger-gated queue: wait for a `release` signal
     retry: RetryPolicyInput = field(default_factory=RetryPolicyInput)
     timeout: float | None = None  # seconds one attempt may run; None = no limit
-    heartbeat_timeout: float = 10.0  # seconds without a heartbeat before a worker is lost
+    heartbeat_timeout: float = 10.0  # the workflow task timeout: how soon a lost worker shows
     max_lost_attempts: int = 10  # worker losses tolerated before the task is FAILED
 
 
@@ -82,7 +82,11 @@ class RunAttemptInput:
 
 @dataclass(frozen=True, kw_only=True)
 class AttemptResult:
-    """What one attempt produced: a JSON return value, or the error the task raised."""
+    """What one attempt produced: a JSON return value, or the error the task raised.
+
+    `lost_attempts` are attempts before this one whose worker died (the activity finds
+    them when its workflow task is a retry), so the workflow can count them.
+    """
 
     worker_id: str
     started_at: str
@@ -90,3 +94,16 @@ class AttemptResult:
     succeeded: bool
     return_value: Any = None
     error: ErrorRecord | None = None
+    lost_attempts: list[AttemptRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskOutcome:
+    """The workflow's result: the task's return value and every attempt."""
+
+    return_value: Any
+    attempts: list[AttemptRecord]
+
+
+# The memo key holding the attempts so far (upserted while the task waits to retry).
+ATTEMPTS_MEMO = "attempts"

@@ -1,42 +1,47 @@
 """Temporal's record of a task -> django.tasks `TaskResult` (shared by backend, API, admin).
 
-A task's truth is its workflow history: the start event holds the task and its
-arguments, each attempt is its own activity execution (so every attempt's worker,
-times and error are kept), and the close event holds the outcome. A finished task is
-read with one history call; an unfinished one adds one `describe` for the attempt in
-progress (which worker runs it, since when). No query, so no worker needs to be running.
+The workflow keeps its attempts and publishes them where no worker is needed to read
+them: in its result or failure when it ends, in its memo while it waits to retry. The
+history adds what the workflow cannot know yet: attempts whose worker died (a workflow
+task that timed out or failed) and the attempt in progress. A finished task is read
+with one history call; an unfinished one adds one `describe`. No query, so no worker
+needs to be running.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError
 
 from django_tasks_temporal.payloads import (
+    ATTEMPTS_MEMO,
+    RELEASE_SIGNAL,
     WORKFLOW_NAME,
     AttemptRecord,
-    AttemptResult,
     ErrorRecord,
+    ReleaseInput,
     RunTaskInput,
+    TaskOutcome,
 )
-from django_tasks_temporal.workflows import WORKER_LOST, attempt_error
+from django_tasks_temporal.workflows import lost_attempt
 
 if TYPE_CHECKING:
     AnyTask = Task[..., Any]
     AnyTaskResult = TaskResult[..., Any]
-
 
 _CLOSED_ERRORS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: (
@@ -52,19 +57,14 @@ _CLOSED_ERRORS = {
         "The task's workflow timed out.\n",
     ),
 }
+_LOST_WORKFLOW_TASK = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+}
 
 
 class NotATask(LookupError):
     """The workflow id does not name a task of this backend."""
-
-
-@dataclass(kw_only=True)
-class _Attempt:
-    worker_id: str = ""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    error: ErrorRecord | None = None
-    return_value: Any = None
 
 
 @dataclass(kw_only=True)
@@ -76,16 +76,16 @@ class TaskState:
     status: TaskResultStatus
     enqueued_at: datetime
     finished_at: datetime | None = None
-    attempts: list[_Attempt] = field(default_factory=list)
+    attempts: list[AttemptRecord] = field(default_factory=list)
     return_value: Any = None
+    released: bool = False  # a trigger released it (or it needs none)
+    forced: bool = False  # a trigger asked to skip run_after
+    last_workflow_task: HistoryEvent | None = None  # the latest WorkflowTaskStarted
 
-    @property
-    def started_at(self) -> datetime | None:
-        return self.attempts[0].started_at if self.attempts else None
-
-    @property
-    def last_attempted_at(self) -> datetime | None:
-        return self.attempts[-1].started_at if self.attempts else None
+    def ready_to_run(self, now: datetime) -> bool:
+        """Past its trigger and its run_after: any workflow task now runs an attempt."""
+        run_after = parse_time(self.input.run_after)
+        return self.released and (self.forced or run_after is None or run_after <= now)
 
 
 def _time(ts: Timestamp) -> datetime:
@@ -96,42 +96,42 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def lost_attempts(
+    events: Iterable[HistoryEvent], known: Sequence[AttemptRecord]
+) -> list[AttemptRecord]:
+    """Attempts whose worker died, after the last attempt the workflow knows of.
+
+    A lost worker leaves a workflow task that started and then timed out or failed.
+    """
+    times = [parse_time(a.finished_at or a.started_at) for a in known]
+    since = max((t for t in times if t is not None), default=None)
+    lost: list[AttemptRecord] = []
+    started: HistoryEvent | None = None
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            started = event
+        elif started is not None and event.event_type in _LOST_WORKFLOW_TASK:
+            started_at = _time(started.event_time)
+            if since is None or started_at > since:
+                identity = started.workflow_task_started_event_attributes.identity
+                finished_at = _time(event.event_time).isoformat()
+                lost.append(lost_attempt(identity, started_at.isoformat(), finished_at))
+            started = None
+    return lost
+
+
 async def fetch_task_state(client: Client, workflow_id: str) -> TaskState:
     """Read one task from Temporal: a history call, plus `describe` while it is open."""
     handle = client.get_workflow_handle(workflow_id)
     history = await handle.fetch_history()
     state = await _replay(client.data_converter, workflow_id, history.events)
-    if state.finished_at is None and not _settled_by_last_attempt(state):
+    if state.finished_at is None:
         description = await handle.describe()
         if description.close_time is not None:  # it finished in between the two calls
             history = await handle.fetch_history()
             return await _replay(client.data_converter, workflow_id, history.events)
         _apply_pending(state, description)
     return state
-
-
-def _settled_by_last_attempt(state: TaskState) -> bool:
-    """Whether the attempts alone decide the outcome, before the workflow records it.
-
-    The workflow closes in the workflow task after the last attempt; if no worker has
-    processed it yet (say the worker stopped right after the attempt), the task has
-    still finished, and reads say so.
-    """
-    if not state.attempts or state.attempts[-1].finished_at is None:
-        return False
-    last = state.attempts[-1]
-    if last.error is None:
-        state.status = TaskResultStatus.SUCCESSFUL
-        state.return_value = last.return_value
-    elif sum(
-        a.error is not None and a.error.exception_class_path != WORKER_LOST
-        for a in state.attempts
-    ) >= state.input.retry.max_attempts:
-        state.status = TaskResultStatus.FAILED
-    else:
-        return False
-    state.finished_at = last.finished_at
-    return True
 
 
 async def _replay(
@@ -148,111 +148,114 @@ async def _replay(
         input=task_input,
         status=TaskResultStatus.READY,
         enqueued_at=parse_time(task_input.enqueued_at) or _time(events[0].event_time),
+        released=not task_input.wait_for_release,
     )
-    by_scheduled_id: dict[int, _Attempt] = {}
     for event in events[1:]:
-        kind = event.event_type
-        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attempt = _Attempt()
-            by_scheduled_id[event.event_id] = attempt
-            state.attempts.append(attempt)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            attrs = event.activity_task_started_event_attributes
-            attempt = by_scheduled_id[attrs.scheduled_event_id]
-            attempt.worker_id = attrs.identity
-            attempt.started_at = _time(event.event_time)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            attrs_c = event.activity_task_completed_event_attributes
-            [result] = await converter.decode(attrs_c.result.payloads, [AttemptResult])
-            attempt = by_scheduled_id[attrs_c.scheduled_event_id]
-            attempt.worker_id = result.worker_id
-            attempt.started_at = parse_time(result.started_at)
-            attempt.finished_at = parse_time(result.finished_at)
-            attempt.error = result.error
-            attempt.return_value = result.return_value
-        elif kind in (
-            EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-            EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-        ):
-            attrs_f = (
-                event.activity_task_failed_event_attributes
-                if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
-                else event.activity_task_timed_out_event_attributes
-            )
-            attempt = by_scheduled_id[attrs_f.scheduled_event_id]
-            cause = await converter.decode_failure(attrs_f.failure)
-            attempt.error = attempt_error(cause, attempt.worker_id)
-            attempt.finished_at = _time(event.event_time)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
-            attrs_x = event.activity_task_canceled_event_attributes
-            attempt = by_scheduled_id[attrs_x.scheduled_event_id]
-            attempt.finished_at = _time(event.event_time)
-            path, message = _CLOSED_ERRORS[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED]
-            attempt.error = ErrorRecord(exception_class_path=path, traceback=message)
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            payloads = event.workflow_execution_completed_event_attributes.result.payloads
-            state.return_value = (await converter.decode(payloads))[0] if payloads else None
-            state.status = TaskResultStatus.SUCCESSFUL
-            state.finished_at = _time(event.event_time)
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED or kind in _CLOSED_ERRORS:
-            state.status = TaskResultStatus.FAILED
-            state.finished_at = _time(event.event_time)
-            await _close_attempts(converter, state, event)
+        await _apply(converter, state, event)
+    if state.finished_at is None or state.status != TaskResultStatus.SUCCESSFUL:
+        state.attempts += lost_attempts(events, state.attempts)
     return state
 
 
-async def _close_attempts(converter: DataConverter, state: TaskState, event: HistoryEvent) -> None:
-    """Give a task that ended without its own error (cancelled, terminated) one."""
-    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED and not any(
-        a.error for a in state.attempts
-    ):
+async def _apply(converter: DataConverter, state: TaskState, event: HistoryEvent) -> None:
+    kind = event.event_type
+    if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+        state.last_workflow_task = event
+    elif kind == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+        memo = event.workflow_properties_modified_event_attributes.upserted_memo.fields
+        if ATTEMPTS_MEMO in memo:
+            [state.attempts] = await converter.decode(
+                [memo[ATTEMPTS_MEMO]], [list[AttemptRecord]]
+            )
+    elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        signaled = event.workflow_execution_signaled_event_attributes
+        if signaled.signal_name == RELEASE_SIGNAL:
+            [release] = await converter.decode(signaled.input.payloads, [ReleaseInput])
+            state.released = True
+            state.forced = state.forced or release.force
+    elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+        payloads = event.workflow_execution_completed_event_attributes.result.payloads
+        [outcome] = await converter.decode(payloads, [TaskOutcome])
+        state.status = TaskResultStatus.SUCCESSFUL
+        state.attempts = outcome.attempts
+        state.return_value = outcome.return_value
+        state.finished_at = _time(event.event_time)
+    elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
         failure = await converter.decode_failure(
             event.workflow_execution_failed_event_attributes.failure
         )
-        state.attempts.append(
-            _Attempt(
-                error=ErrorRecord(
-                    exception_class_path="django_tasks_temporal.exceptions.AttemptCrashed",
-                    traceback=f"The task's workflow failed: {failure}\n",
-                ),
-                finished_at=state.finished_at,
-            )
-        )
-    if event.event_type in _CLOSED_ERRORS:
-        path, message = _CLOSED_ERRORS[event.event_type]
+        details = failure.details if isinstance(failure, ApplicationError) else ()
+        state.status = TaskResultStatus.FAILED
+        state.finished_at = _time(event.event_time)
+        if details:  # the workflow's attempts, decoded without type hints
+            state.attempts = _records(details[0])
+        else:
+            state.attempts.append(_closing_attempt(state, (
+                "django_tasks_temporal.exceptions.AttemptCrashed",
+                f"The task's workflow failed: {failure}\n",
+            )))
+    elif kind in _CLOSED_ERRORS:
+        state.status = TaskResultStatus.FAILED
+        state.finished_at = _time(event.event_time)
+        path, message = _CLOSED_ERRORS[kind]
         reason = event.workflow_execution_terminated_event_attributes.reason
-        error = ErrorRecord(exception_class_path=path, traceback=message.format(reason=reason))
-        unfinished = [a for a in state.attempts if a.error is None and a.started_at]
-        if unfinished:
-            unfinished[-1].error = error
-        elif not any(a.error and a.error.exception_class_path == path for a in state.attempts):
-            state.attempts.append(_Attempt(error=error, finished_at=state.finished_at))
-    # Attempts that never started (cancelled while waiting) are not attempts.
-    state.attempts = [a for a in state.attempts if a.worker_id or a.error is not None]
+        state.attempts.append(_closing_attempt(state, (path, message.format(reason=reason))))
+
+
+def _records(raw: list[Any]) -> list[AttemptRecord]:
+    return [
+        AttemptRecord(
+            worker_id=item["worker_id"],
+            started_at=item.get("started_at"),
+            finished_at=item.get("finished_at"),
+            error=ErrorRecord(**item["error"]) if item.get("error") else None,
+        )
+        for item in raw
+    ]
+
+
+def _closing_attempt(state: TaskState, error: tuple[str, str]) -> AttemptRecord:
+    """The attempt a cancel or termination cut short, or the error of one never run."""
+    path, message = error
+    record = ErrorRecord(exception_class_path=path, traceback=message)
+    finished_at = state.finished_at.isoformat() if state.finished_at else None
+    in_flight = _in_flight(state)
+    if in_flight is None:
+        return AttemptRecord(worker_id="", finished_at=finished_at, error=record)
+    return dataclasses.replace(in_flight, finished_at=finished_at, error=record)
+
+
+def _in_flight(state: TaskState) -> AttemptRecord | None:
+    """The attempt a started workflow task is running, if the task was ready to run."""
+    event = state.last_workflow_task
+    if event is None:
+        return None
+    started_at = _time(event.event_time)
+    if not state.ready_to_run(started_at):
+        return None
+    known = [parse_time(a.finished_at or a.started_at) for a in state.attempts]
+    if any(t is not None and t >= started_at for t in known):
+        return None  # that workflow task's attempt has already been recorded
+    identity = event.workflow_task_started_event_attributes.identity
+    return AttemptRecord(worker_id=identity, started_at=started_at.isoformat())
 
 
 def _apply_pending(state: TaskState, description: WorkflowExecutionDescription) -> None:
-    """Fill in the attempt in progress, which the history does not show until it ends."""
-    unfinished = [a for a in state.attempts if a.finished_at is None and a.error is None]
-    for pending in description.raw_description.pending_activities:
-        if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED and unfinished:
-            unfinished[-1].worker_id = pending.last_worker_identity
-            unfinished[-1].started_at = _time(pending.last_started_time)
-            state.status = TaskResultStatus.RUNNING
-    # A scheduled attempt that no worker has picked up yet is not an attempt.
-    state.attempts = [a for a in state.attempts if a.worker_id]
-
-
-def attempt_records(state_attempts: list[_Attempt]) -> list[AttemptRecord]:
-    return [
-        AttemptRecord(
-            worker_id=a.worker_id,
-            started_at=a.started_at.isoformat() if a.started_at else None,
-            finished_at=a.finished_at.isoformat() if a.finished_at else None,
-            error=a.error,
-        )
-        for a in state_attempts
-    ]
+    """An open task is RUNNING while a worker holds a workflow task and it may run."""
+    pending = description.raw_description.pending_workflow_task
+    if pending.state != PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED:
+        return
+    if not state.ready_to_run(timezone.now()):
+        return
+    state.status = TaskResultStatus.RUNNING
+    in_flight = _in_flight(state) if pending.attempt <= 1 else None
+    if in_flight is not None:
+        state.attempts.append(in_flight)
+    else:
+        # A retried workflow task is not in the history until it completes: the worker
+        # running this attempt is not known yet.
+        started_at = _time(pending.started_time).isoformat()
+        state.attempts.append(AttemptRecord(worker_id="", started_at=started_at))
 
 
 def load_task(task_input: RunTaskInput, backend_alias: str) -> AnyTask:
@@ -313,14 +316,16 @@ def build_task_result(
 def to_task_result(state: TaskState, backend_alias: str) -> AnyTaskResult:
     # The task finished when its last attempt did; the workflow closes a moment later.
     last = state.attempts[-1] if state.attempts else None
-    finished_at = state.finished_at and ((last and last.finished_at) or state.finished_at)
+    finished_at = state.finished_at and (
+        (last and parse_time(last.finished_at)) or state.finished_at
+    )
     return build_task_result(
         task=load_task(state.input, backend_alias),
         id=state.id,
         task_input=state.input,
         status=state.status,
         enqueued_at=state.enqueued_at,
-        attempts=attempt_records(state.attempts),
+        attempts=state.attempts,
         finished_at=finished_at,
         return_value=state.return_value,
     )

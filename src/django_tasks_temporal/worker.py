@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -135,19 +137,18 @@ class TemporalTaskWorker:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def _workers(self, client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
+    def _workers(self, activities: TaskActivities) -> list[Worker]:
         options = self.backend.config
-        activities = TaskActivities(
-            worker_id=self.config.identity, executor=executor, sender=type(self.backend)
-        )
         return [
             Worker(
-                client,
+                activities.client,
                 task_queue=options.temporal_task_queue(queue),
                 workflows=[RunTaskWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
                 activities=[activities.run_task_attempt],
+                # Attempts run as local activities; both limits bound them.
                 max_concurrent_activities=self.config.max_concurrent_activities,
+                max_concurrent_local_activities=self.config.max_concurrent_activities,
                 max_concurrent_workflow_tasks=self.config.max_concurrent_workflow_tasks,
                 identity=self.config.identity,
                 graceful_shutdown_timeout=timedelta(seconds=self.config.shutdown_timeout),
@@ -163,6 +164,7 @@ class TemporalTaskWorker:
     async def run(self) -> None:
         options = self.backend._usable_config()
         cache_bytecode()
+        limit_malloc_arenas()
         client = await temporal.connect(options)
         await ensure_search_attributes(client, options.namespace)
         slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
@@ -170,7 +172,13 @@ class TemporalTaskWorker:
         # abandoned (their attempt runs again elsewhere), never waited for.
         executor = ThreadPoolExecutor(slots, thread_name_prefix="django-task")
         try:
-            workers = self._workers(client, executor)
+            activities = TaskActivities(
+                worker_id=self.config.identity,
+                executor=executor,
+                sender=type(self.backend),
+                client=client,
+            )
+            workers = self._workers(activities)
             runs = [asyncio.create_task(w.run()) for w in workers]
             self.ready.set()
             logger.info(
@@ -188,7 +196,13 @@ class TemporalTaskWorker:
                 self.config.identity,
                 self.config.shutdown_timeout,
             )
-            await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+            shutdown = asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(shutdown), self.config.shutdown_timeout)
+            except TimeoutError:
+                logger.warning("Grace period over: running attempts will run again elsewhere")
+                activities.abandon_running()
+                await shutdown
             for run in runs:
                 if run.done() and (error := run.exception()) is not None:
                     raise error
@@ -206,6 +220,19 @@ def cache_bytecode() -> None:
     if sys.dont_write_bytecode:
         sys.pycache_prefix = sys.pycache_prefix or tempfile.mkdtemp(prefix="dtt-pycache-")
         sys.dont_write_bytecode = False
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's per-thread malloc arenas, as for any threaded Python server.
+
+    Each of the pool's threads otherwise gets an arena of its own, which keeps freed
+    memory: RSS grows with the number of threads that ever ran a task, not with load.
+    """
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        m_arena_max = -8  # from malloc.h
+        ctypes.CDLL("libc.so.6").mallopt(m_arena_max, arenas)
 
 
 def run_worker(backend: TemporalTaskBackend, config: WorkerConfig) -> int:

@@ -1,10 +1,18 @@
 """The life of one Django task as a Temporal workflow: wait, release, attempts, retries.
 
 Runs in Temporal's sandbox and imports nothing of Django: the task itself runs in the
-activity named `ACTIVITY_NAME` (see `activities.py`), called by name. Attempts are
-separate activity executions (Temporal retries are off), so every attempt's worker and
-error stay in the history, and a worker lost mid-attempt (heartbeat timeout, or a
-worker that shut down before the task finished) does not use up the task's attempts.
+activity named `ACTIVITY_NAME` (see `activities.py`), called by name, as a *local*
+activity: the worker that holds the workflow task runs the attempt at once, so a task
+costs one workflow task and six history events instead of an activity round trip.
+
+A worker that dies mid-attempt stops completing the workflow task; after the workflow
+task timeout (`heartbeat_timeout`; long attempts keep the task alive meanwhile) the
+server hands the task to another worker, which runs the attempt again. That attempt's
+activity finds the lost ones and reports them, so they are kept, counted apart from
+the task's own failures, and never use up `max_attempts`.
+
+Attempts are kept in workflow state and published where a reader needs no worker: in
+the memo while the task waits to retry, and in the result (or failure) when it ends.
 """
 
 from __future__ import annotations
@@ -12,20 +20,14 @@ from __future__ import annotations
 import builtins
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    TimeoutError,
-    TimeoutType,
-    is_cancelled_exception,
-)
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from django_tasks_temporal.payloads import (
     ACTIVITY_NAME,
+    ATTEMPTS_MEMO,
     RELEASE_SIGNAL,
     WORKER_SHUTDOWN_ERROR,
     WORKFLOW_NAME,
@@ -36,10 +38,18 @@ from django_tasks_temporal.payloads import (
     RetryPolicyInput,
     RunAttemptInput,
     RunTaskInput,
+    TaskOutcome,
 )
 
-# Without a configured timeout an attempt may run as long as it heartbeats.
+WORKER_LOST = "django_tasks_temporal.exceptions.WorkerLost"
+ATTEMPT_CRASHED = "django_tasks_temporal.exceptions.AttemptCrashed"
+
+# The activity enforces the task's own timeout; this only bounds a wedged attempt.
 UNBOUNDED_ATTEMPT = timedelta(days=3650)
+
+
+class HandOffToAnotherWorker(Exception):
+    """Raised to fail the workflow task, so the server gives it to another worker."""
 
 
 def backoff(policy: RetryPolicyInput, failures: int) -> timedelta:
@@ -47,6 +57,10 @@ def backoff(policy: RetryPolicyInput, failures: int) -> timedelta:
     maximum = policy.maximum_interval or policy.initial_interval * 100
     seconds = policy.initial_interval * policy.backoff_coefficient ** (failures - 1)
     return timedelta(seconds=min(seconds, maximum))
+
+
+def is_lost(record: AttemptRecord) -> bool:
+    return record.error is not None and record.error.exception_class_path == WORKER_LOST
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -63,33 +77,39 @@ class RunTaskWorkflow:
         self._forced = self._forced or request.force
 
     @workflow.run
-    async def run(self, task: RunTaskInput) -> Any:
+    async def run(self, task: RunTaskInput) -> TaskOutcome:
         if task.wait_for_release:
             await workflow.wait_condition(lambda: self._released)
         await self._wait_for_run_after(task)
-        failures = lost = 0
         while True:
-            record, result = await self._attempt(task)
-            self._attempts.append(record)
-            if result is not None and result.succeeded:
-                return result.return_value
-            if record.error is not None and record.error.exception_class_path == WORKER_LOST:
-                lost += 1
-                if lost <= task.max_lost_attempts:
-                    continue
-            else:
-                failures += 1
-                if failures < task.retry.max_attempts:
-                    await workflow.sleep(backoff(task.retry, failures))
-                    continue
-            error = record.error
-            assert error is not None
-            raise ApplicationError(
-                f"Task {task.task_path} failed after {len(self._attempts)} attempt(s): "
-                f"{error.exception_class_path}",
-                type=error.exception_class_path,
-                non_retryable=True,
+            result = await self._attempt(task)
+            self._attempts += result.lost_attempts
+            self._attempts.append(
+                AttemptRecord(
+                    worker_id=result.worker_id,
+                    started_at=result.started_at,
+                    finished_at=result.finished_at,
+                    error=result.error,
+                )
             )
+            if result.succeeded:
+                return TaskOutcome(return_value=result.return_value, attempts=self._attempts)
+            failures = sum(not is_lost(a) for a in self._attempts if a.error is not None)
+            if is_lost(self._attempts[-1]) or failures >= task.retry.max_attempts:
+                raise self._failure(task)
+            workflow.upsert_memo({ATTEMPTS_MEMO: self._attempts})
+            await workflow.sleep(backoff(task.retry, failures))
+
+    def _failure(self, task: RunTaskInput) -> ApplicationError:
+        error = self._attempts[-1].error
+        assert error is not None
+        return ApplicationError(
+            f"Task {task.task_path} failed after {len(self._attempts)} attempt(s): "
+            f"{error.exception_class_path}",
+            self._attempts,
+            type=error.exception_class_path,
+            non_retryable=True,
+        )
 
     async def _wait_for_run_after(self, task: RunTaskInput) -> None:
         if task.run_after is None or self._forced:
@@ -100,73 +120,50 @@ class RunTaskWorkflow:
             with contextlib.suppress(builtins.TimeoutError):
                 await workflow.wait_condition(lambda: self._forced, timeout=delay)
 
-    async def _attempt(self, task: RunTaskInput) -> tuple[AttemptRecord, AttemptResult | None]:
-        number = len(self._attempts) + 1
+    async def _attempt(self, task: RunTaskInput) -> AttemptResult:
         try:
-            result = await workflow.execute_activity(
+            result: AttemptResult = await workflow.execute_local_activity(
                 ACTIVITY_NAME,
                 RunAttemptInput(
                     task=task,
                     workflow_id=workflow.info().workflow_id,
-                    attempt=number,
+                    attempt=len(self._attempts) + 1,
                     previous_attempts=list(self._attempts),
                 ),
                 result_type=AttemptResult,
-                activity_id=str(number),
-                start_to_close_timeout=(
-                    timedelta(seconds=task.timeout) if task.timeout else UNBOUNDED_ATTEMPT
-                ),
-                heartbeat_timeout=timedelta(seconds=task.heartbeat_timeout),
+                start_to_close_timeout=UNBOUNDED_ATTEMPT,
                 retry_policy=RetryPolicy(maximum_attempts=1),
-                # Wait for the attempt to stop (it hears of the cancel with its next heartbeat)
-                # so the history records who ran it and when.
-                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
-        except ActivityError as e:
+            return result
+        except (ActivityError, ApplicationError) as e:
             if is_cancelled_exception(e):
                 raise  # the task was cancelled: the workflow ends Canceled
-            worker_id = e.identity or _heartbeat_identity(e.cause)
-            return AttemptRecord(worker_id=worker_id, error=attempt_error(e.cause, worker_id)), None
-        record = AttemptRecord(
-            worker_id=result.worker_id,
-            started_at=result.started_at,
-            finished_at=result.finished_at,
-            error=result.error,
-        )
-        return record, result
-
-
-WORKER_LOST = "django_tasks_temporal.exceptions.WorkerLost"
-
-
-def _heartbeat_identity(cause: BaseException | None) -> str:
-    """The worker named in a timed-out attempt's last heartbeat ("" if it never beat)."""
-    details = cause.last_heartbeat_details if isinstance(cause, TimeoutError) else ()
-    return str(details[0]) if details else ""
-
-
-def attempt_error(cause: BaseException | None, identity: str) -> ErrorRecord:
-    """Why an attempt ended without the activity returning (it returns task errors).
-
-    Shared with `results.py`, which reads the same failures back from the history.
-    """
-    if isinstance(cause, TimeoutError):
-        if cause.type == TimeoutType.HEARTBEAT:
-            return ErrorRecord(
-                exception_class_path=WORKER_LOST,
-                traceback=f"Worker {identity!r} stopped heartbeating mid-attempt.\n",
+            # A local activity's failure may arrive wrapped in ActivityError or bare.
+            cause = e.cause if isinstance(e, ActivityError) else e
+            if isinstance(cause, ApplicationError) and cause.type == WORKER_SHUTDOWN_ERROR:
+                raise HandOffToAnotherWorker(str(cause)) from None
+            now = workflow.now().isoformat()
+            return AttemptResult(
+                worker_id="",
+                started_at=now,
+                finished_at=now,
+                succeeded=False,
+                error=ErrorRecord(
+                    exception_class_path=ATTEMPT_CRASHED,
+                    traceback=f"The attempt failed outside the task: {cause}\n",
+                ),
             )
-        kind = cause.type.name if cause.type else "unknown"
-        return ErrorRecord(
-            exception_class_path="django_tasks_temporal.exceptions.TaskTimedOut",
-            traceback=f"The attempt on worker {identity!r} exceeded its timeout ({kind}).\n",
-        )
-    if isinstance(cause, ApplicationError) and cause.type == WORKER_SHUTDOWN_ERROR:
-        return ErrorRecord(
+
+
+def lost_attempt(worker_id: str, started_at: str, finished_at: str | None) -> AttemptRecord:
+    """The record of an attempt whose worker stopped answering."""
+    return AttemptRecord(
+        worker_id=worker_id,
+        started_at=started_at,
+        finished_at=finished_at,
+        error=ErrorRecord(
             exception_class_path=WORKER_LOST,
-            traceback=f"Worker {identity!r} shut down before the attempt finished.\n",
-        )
-    return ErrorRecord(
-        exception_class_path="django_tasks_temporal.exceptions.AttemptCrashed",
-        traceback=f"The attempt on worker {identity!r} failed outside the task: {cause}\n",
+            traceback=f"Worker {worker_id!r} stopped before the attempt finished.\n",
+        ),
     )
+
