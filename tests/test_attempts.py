@@ -121,3 +121,20 @@ def test_worker_killed_mid_task_is_recovered_on_another_worker(
     assert lost.exception_class is WorkerLost and "doomed-worker" in lost.traceback
     # heartbeat_timeout is 2 s in the test settings.
     assert recovered_after < 10
+
+
+@pytest.mark.parametrize("backend_options", [{"max_lost_attempts": 0}])
+def test_a_task_that_keeps_losing_its_worker_is_failed(backend, spawn_worker, tmp_path):
+    gate = str(tmp_path / "never")
+    first = spawn_worker("--identity", "first")
+    enqueued = tasks.wait_for_file.enqueue(gate, 120)
+    wait_for(lambda: os.path.exists(gate + ".started"), timeout=30)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    spawn_worker("--identity", "second")
+    result = wait_finished(backend, enqueued.id, timeout=30)
+    assert result.status == TaskResultStatus.FAILED
+    assert result.worker_ids == ["first", "second"]
+    assert [e.exception_class for e in result.errors] == [WorkerLost, WorkerLost]
+    assert "max_lost_attempts is 0" in result.errors[-1].traceback
+    assert open(gate + ".started").read() == "1\n"  # never run a second time

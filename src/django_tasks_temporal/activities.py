@@ -250,12 +250,19 @@ async def find_lost_attempts(client: Client, attempt: RunAttemptInput) -> list[A
     """Attempts of this task whose worker died before reporting, since the last known one.
 
     Such an attempt leaves no result, only a workflow task that timed out or failed, and
-    the workflow task running this attempt is its retry. One `describe` tells whether
-    it is a retry; only then is the history read for the lost workers and times.
+    the workflow task running this attempt is its retry. In the very first workflow task
+    (3 events: started, scheduled, started) nothing can have been lost, which is the
+    common case and costs nothing. Otherwise one `describe` tells whether this workflow
+    task is a retry; only then is the history read for the lost workers and times.
     """
+    if attempt.history_length == FIRST_WORKFLOW_TASK_HISTORY_LENGTH:
+        return []
     handle = client.get_workflow_handle(attempt.workflow_id)
     description = await handle.describe()
     if description.raw_description.pending_workflow_task.attempt <= 1:
         return []
     history = await handle.fetch_history()
     return lost_attempts(history.events, attempt.previous_attempts)
+
+
+FIRST_WORKFLOW_TASK_HISTORY_LENGTH = 3

@@ -78,6 +78,7 @@ class RunAttemptInput:
     workflow_id: str
     attempt: int
     previous_attempts: list[AttemptRecord] = field(default_factory=list)
+    history_length: int = 0  # when the attempt was scheduled; 3 = the very first task
 
 
 @dataclass(frozen=True, kw_only=True)

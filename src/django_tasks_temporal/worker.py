@@ -89,13 +89,22 @@ def worker_config(
         queues=tuple(dict.fromkeys(queues)),
         max_concurrent_activities=max_concurrent_activities or options.max_concurrent_activities,
         max_concurrent_workflow_tasks=(
-            max_concurrent_workflow_tasks or options.max_concurrent_workflow_tasks
+            max_concurrent_workflow_tasks
+            or options.max_concurrent_workflow_tasks
+            or _held_tasks_for(max_concurrent_activities or options.max_concurrent_activities)
         ),
         identity=identity or default_identity(),
         shutdown_timeout=(
             options.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
         ),
     )
+
+
+def _held_tasks_for(max_concurrent_activities: int | None) -> int | None:
+    """A worker holds a task's workflow task while its attempt runs or waits for a slot;
+    holding many more than it can run would show them RUNNING and take them out of
+    priority order. Temporal needs at least two workflow task slots."""
+    return None if max_concurrent_activities is None else max(2, max_concurrent_activities)
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
@@ -137,7 +146,9 @@ class TemporalTaskWorker:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def _workers(self, activities: TaskActivities) -> list[Worker]:
+    def _workers(
+        self, activities: TaskActivities, workflow_threads: ThreadPoolExecutor
+    ) -> list[Worker]:
         options = self.backend.config
         return [
             Worker(
@@ -145,6 +156,7 @@ class TemporalTaskWorker:
                 task_queue=options.temporal_task_queue(queue),
                 workflows=[RunTaskWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
+                workflow_task_executor=workflow_threads,
                 activities=[activities.run_task_attempt],
                 # Attempts run as local activities; both limits bound them.
                 max_concurrent_activities=self.config.max_concurrent_activities,
@@ -171,6 +183,11 @@ class TemporalTaskWorker:
         # Not a `with` block: threads still running a task after the grace period are
         # abandoned (their attempt runs again elsewhere), never waited for.
         executor = ThreadPoolExecutor(slots, thread_name_prefix="django-task")
+        # Workflow activations are short and hold the GIL: a few threads serve them as
+        # fast as Temporal's default of up to 500, which a backlog would all start.
+        workflow_threads = ThreadPoolExecutor(
+            max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="temporal-workflow"
+        )
         try:
             activities = TaskActivities(
                 worker_id=self.config.identity,
@@ -178,7 +195,7 @@ class TemporalTaskWorker:
                 sender=type(self.backend),
                 client=client,
             )
-            workers = self._workers(activities)
+            workers = self._workers(activities, workflow_threads)
             runs = [asyncio.create_task(w.run()) for w in workers]
             self.ready.set()
             logger.info(
@@ -208,6 +225,7 @@ class TemporalTaskWorker:
                     raise error
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
+            workflow_threads.shutdown(wait=False, cancel_futures=True)
 
 
 def cache_bytecode() -> None:

@@ -129,6 +129,7 @@ class RunTaskWorkflow:
                     workflow_id=workflow.info().workflow_id,
                     attempt=len(self._attempts) + 1,
                     previous_attempts=list(self._attempts),
+                    history_length=workflow.info().get_current_history_length(),
                 ),
                 result_type=AttemptResult,
                 start_to_close_timeout=UNBOUNDED_ATTEMPT,
