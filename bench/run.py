@@ -66,6 +66,8 @@ class WorkerProcess:
         self.lines: list[str] = []
         self.ready_at: float | None = None  # time.time() of the ready line
         self._ready = threading.Event()
+        from django_tasks_temporal.devserver import die_with_parent
+
         self.process = subprocess.Popen(
             argv,
             env=env,
@@ -75,6 +77,7 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            preexec_fn=die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -89,6 +89,8 @@ def enqueue_all(backend: TemporalTaskBackend) -> list[Job]:
 
 def start_worker(target_host: str) -> subprocess.Popen[bytes]:
     """`manage.py run_temporal_worker`, one task at a time so priorities show."""
+    from django_tasks_temporal.devserver import die_with_parent
+
     log = open(STATE_DIR / "worker.log", "wb")  # noqa: SIM115 - the child keeps it open
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_temporal_worker", "--max-concurrent-activities", "1"],
@@ -97,6 +99,7 @@ def start_worker(target_host: str) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,  # never outlive the demo, even if it is killed
     )
 
 

@@ -18,7 +18,7 @@ from django.tasks import task_backends
 from django.test import override_settings
 
 from django_tasks_temporal.backend import TemporalTaskBackend
-from django_tasks_temporal.devserver import DevServer, start_dev_server
+from django_tasks_temporal.devserver import DevServer, die_with_parent, start_dev_server
 from django_tasks_temporal.worker import TemporalTaskWorker, worker_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +152,7 @@ def spawn_worker(backend: TemporalTaskBackend) -> Iterator[Any]:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=die_with_parent,
         )
         processes.append(process)
         return process
@@ -171,6 +172,15 @@ def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def started_attempts(gate: str) -> int:
+    """How many attempts of `tasks.wait_for_file(gate)` have begun (one line each)."""
+    try:
+        with open(gate + ".started") as f:
+            return f.read().count("\n")
+    except FileNotFoundError:
+        return 0
 
 
 def wait_finished(backend: TemporalTaskBackend, result_id: str, timeout: float = 30) -> Any:

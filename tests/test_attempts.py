@@ -11,7 +11,7 @@ from django.tasks import TaskResultStatus
 
 from django_tasks_temporal.exceptions import WorkerLost
 from tests import tasks
-from tests.conftest import wait_finished, wait_for
+from tests.conftest import started_attempts, wait_finished, wait_for
 
 
 def test_failing_task_is_failed_after_one_attempt(backend, worker):
@@ -98,7 +98,7 @@ def test_worker_killed_mid_task_is_recovered_on_another_worker(
     gate = str(tmp_path / "go")
     first = spawn_worker("--identity", "doomed-worker")
     enqueued = tasks.wait_for_file.enqueue(gate)
-    wait_for(lambda: os.path.exists(gate + ".started"), timeout=30)
+    wait_for(lambda: started_attempts(gate) == 1, timeout=30)
     running = backend.get_result(enqueued.id)
     assert running.status == TaskResultStatus.RUNNING
     assert running.worker_ids == ["doomed-worker"]
@@ -108,7 +108,7 @@ def test_worker_killed_mid_task_is_recovered_on_another_worker(
     first.wait()
     killed_at = time.monotonic()
     spawn_worker("--identity", "second-worker")
-    wait_for(lambda: open(gate + ".started").read().count("\n") == 2, timeout=30)
+    wait_for(lambda: started_attempts(gate) == 2, timeout=30)
     recovered_after = time.monotonic() - killed_at
     open(gate, "w").close()
 
@@ -128,7 +128,7 @@ def test_a_task_that_keeps_losing_its_worker_is_failed(backend, spawn_worker, tm
     gate = str(tmp_path / "never")
     first = spawn_worker("--identity", "first")
     enqueued = tasks.wait_for_file.enqueue(gate, 120)
-    wait_for(lambda: os.path.exists(gate + ".started"), timeout=30)
+    wait_for(lambda: started_attempts(gate) == 1)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     spawn_worker("--identity", "second")
@@ -137,4 +137,4 @@ def test_a_task_that_keeps_losing_its_worker_is_failed(backend, spawn_worker, tm
     assert result.worker_ids == ["first", "second"]
     assert [e.exception_class for e in result.errors] == [WorkerLost, WorkerLost]
     assert "max_lost_attempts is 0" in result.errors[-1].traceback
-    assert open(gate + ".started").read() == "1\n"  # never run a second time
+    assert started_attempts(gate) == 1  # never run a second time

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,18 +15,21 @@ from django.test import override_settings
 
 from django_tasks_temporal.exceptions import WorkerLost
 from tests import tasks
-from tests.conftest import ROOT, subprocess_env, tasks_setting, wait_finished, wait_for
-
-
-def started_marker(path: str) -> bool:
-    return os.path.exists(path + ".started")
+from tests.conftest import (
+    ROOT,
+    started_attempts,
+    subprocess_env,
+    tasks_setting,
+    wait_finished,
+    wait_for,
+)
 
 
 def test_sigterm_lets_the_running_task_finish_then_exits_zero(backend, spawn_worker, tmp_path):
     gate = str(tmp_path / "go")
     worker = spawn_worker("--identity", "graceful", "--shutdown-timeout", "30")
     enqueued = tasks.wait_for_file.enqueue(gate)
-    wait_for(lambda: started_marker(gate), timeout=30)
+    wait_for(lambda: started_attempts(gate) == 1, timeout=30)
     worker.send_signal(signal.SIGTERM)
     time.sleep(1)
     assert worker.poll() is None, "the worker must wait for its running task"
@@ -44,11 +46,11 @@ def test_task_cut_short_by_shutdown_runs_again_elsewhere(backend, spawn_worker, 
     gate = str(tmp_path / "go")
     first = spawn_worker("--identity", "leaving", "--shutdown-timeout", "0.5")
     enqueued = tasks.wait_for_file.enqueue(gate)
-    wait_for(lambda: started_marker(gate), timeout=30)
+    wait_for(lambda: started_attempts(gate) == 1, timeout=30)
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=30) == 0
     spawn_worker("--identity", "staying")
-    wait_for(lambda: open(gate + ".started").read().count("\n") == 2, timeout=30)
+    wait_for(lambda: started_attempts(gate) == 2, timeout=30)
     open(gate, "w").close()
     result = wait_finished(backend, enqueued.id)
     assert result.status == TaskResultStatus.SUCCESSFUL
@@ -60,7 +62,7 @@ def test_second_signal_exits_at_once(backend, spawn_worker, tmp_path):
     gate = str(tmp_path / "go")
     worker = spawn_worker("--shutdown-timeout", "60")
     tasks.wait_for_file.enqueue(gate)
-    wait_for(lambda: started_marker(gate), timeout=30)
+    wait_for(lambda: started_attempts(gate) == 1, timeout=30)
     worker.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     worker.send_signal(signal.SIGINT)
@@ -110,7 +112,7 @@ def test_management_command_picks_backends(temporal_server):
             call_command("run_temporal_worker", "--no-fallback")
         with pytest.raises(CommandError, match="no such backend"):
             call_command("run_temporal_worker", "--backend", "missing")
-    from django_tasks_temporal.worker import select_backend
+    from django_tasks_temporal.cli import select_backend
 
     with override_settings(TASKS={"default": immediate, "durable": temporal}):
         assert select_backend(None, fallback=True).alias == "durable"

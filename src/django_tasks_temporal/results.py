@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState
@@ -245,7 +244,7 @@ def _apply_pending(state: TaskState, description: WorkflowExecutionDescription) 
     pending = description.raw_description.pending_workflow_task
     if pending.state != PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED:
         return
-    if not state.ready_to_run(timezone.now()):
+    if not state.ready_to_run(datetime.now(UTC)):
         return
     state.status = TaskResultStatus.RUNNING
     in_flight = _in_flight(state) if pending.attempt <= 1 else None

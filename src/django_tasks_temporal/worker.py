@@ -36,6 +36,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from django_tasks_temporal import client as temporal
 from django_tasks_temporal.activities import TaskActivities
 from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.cli import (
+    BackendNotFound,
+    add_arguments,
+    configure_logging,
+    exit_now,
+    select_backend,
+)
 from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
 from django_tasks_temporal.workflows import RunTaskWorkflow
 
@@ -283,96 +290,6 @@ def run_worker(backend: TemporalTaskBackend, config: WorkerConfig) -> int:
     return 0
 
 
-def exit_now(code: int) -> None:
-    """Flush and exit without interpreter teardown (avoids temporalio's exit SIGSEGV)."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The worker's flags, shared by the management command and `python -m`."""
-    parser.add_argument("--backend", default=None, help="The TASKS alias (default: 'default').")
-    parser.add_argument(
-        "--no-fallback",
-        action="store_true",
-        help="Without --backend, fail unless 'default' is a Temporal backend instead of "
-        "using the first Temporal backend in TASKS.",
-    )
-    parser.add_argument(
-        "--queue",
-        action="append",
-        dest="queues",
-        default=[],
-        metavar="NAME",
-        help="A Django queue name to serve (repeatable; default: the backend's QUEUES, "
-        "or 'default').",
-    )
-    parser.add_argument("--max-concurrent-activities", type=_positive_int, default=None,
-                        help="How many tasks run at once on this worker, per queue.")
-    parser.add_argument("--max-concurrent-workflow-tasks", type=_at_least_two, default=None,
-                        help="How many workflow tasks (the bookkeeping between attempts) "
-                        "this worker processes at once, per queue; at least 2.")
-    parser.add_argument("--identity", default=None, help="This worker's identity in Temporal.")
-    parser.add_argument("--shutdown-timeout", type=_non_negative_float, default=None,
-                        help="Seconds running tasks get to finish after SIGTERM.")
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
-    return number
-
-
-def _at_least_two(value: str) -> int:
-    number = _positive_int(value)
-    if number < 2:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 2, got {value!r}")
-    return number
-
-
-def _non_negative_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value!r}") from None
-    if not number >= 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value!r}")
-    return number
-
-
-class BackendNotFound(Exception):
-    pass
-
-
-def select_backend(alias: str | None, *, fallback: bool) -> TemporalTaskBackend:
-    """The backend to serve: the named one, or 'default', or the first Temporal one."""
-    from django.tasks import task_backends
-    from django.tasks.exceptions import InvalidTaskBackend
-
-    wanted = alias or "default"
-    try:
-        backend = task_backends[wanted]
-    except InvalidTaskBackend:
-        backend = None
-    if isinstance(backend, TemporalTaskBackend):
-        return backend
-    if alias is None and fallback:
-        for candidate in task_backends.all():
-            if isinstance(candidate, TemporalTaskBackend):
-                return candidate
-    raise BackendNotFound(
-        f"TASKS[{wanted!r}] is not a django_tasks_temporal.TemporalTaskBackend"
-        + ("" if backend is not None else " (no such backend)")
-        + "."
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     import django
 
@@ -398,19 +315,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         shutdown_timeout=args.shutdown_timeout,
     )
     exit_now(run_worker(backend, config))
-
-
-def configure_logging(verbosity: int) -> None:
-    """Show task logs (Django's `django.tasks` lines) unless the project configured them."""
-    level = logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING
-    for name in ("django.tasks", "django_tasks_temporal"):
-        log = logging.getLogger(name)
-        if not log.handlers:
-            handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            log.addHandler(handler)
-            log.propagate = False
-        log.setLevel(level)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_tasks_temporal.worker import (
+from django_tasks_temporal.cli import (
     BackendNotFound,
     add_arguments,
     configure_logging,
     exit_now,
-    run_worker,
     select_backend,
-    worker_config,
 )
+from django_tasks_temporal.worker import run_worker, worker_config
 
 
 class Command(BaseCommand):
