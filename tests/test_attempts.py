@@ -138,3 +138,11 @@ def test_a_task_that_keeps_losing_its_worker_is_failed(backend, spawn_worker, tm
     assert [e.exception_class for e in result.errors] == [WorkerLost, WorkerLost]
     assert "max_lost_attempts is 0" in result.errors[-1].traceback
     assert started_attempts(gate) == 1  # never run a second time
+
+
+def test_an_attempt_longer_than_the_heartbeat_timeout_is_not_lost(backend, worker):
+    # heartbeat_timeout is 2 s here: the worker must keep the attempt alive, so a slow
+    # task is neither killed nor run twice.
+    result = wait_finished(backend, tasks.sleep.enqueue(5).id, timeout=30)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.attempts == 1 and result.errors == []

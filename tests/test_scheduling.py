@@ -83,6 +83,19 @@ def test_max_concurrent_activities_one_runs_one_at_a_time(backend, worker):
         assert earlier.finished_at <= later.started_at
 
 
+@pytest.mark.parametrize("backend_options", [{"max_concurrent_activities": 1}])
+def test_one_slot_means_one_task_at_a_time_across_queues(backend, start_worker):
+    start_worker(queues=["default", "emails", "reports"])
+    ids = [
+        tasks.sleep.using(queue_name=queue).enqueue(0.5).id
+        for queue in ["default", "emails", "reports"]
+        for _ in range(2)
+    ]
+    results = sorted((wait_finished(backend, i) for i in ids), key=lambda r: r.started_at)
+    for earlier, later in itertools.pairwise(results):
+        assert earlier.finished_at <= later.started_at
+
+
 def test_async_tasks_run_concurrently_on_the_event_loop(backend, worker):
     ids = [tasks.async_sleep.enqueue(1).id for _ in range(10)]
     results = [wait_finished(backend, result_id) for result_id in ids]

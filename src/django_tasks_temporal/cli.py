@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or 'default').",
     )
     parser.add_argument("--max-concurrent-activities", type=_positive_int, default=None,
-                        help="How many tasks run at once on this worker, per queue.")
+                        help="How many tasks run at once in this worker, across its queues.")
     parser.add_argument("--max-concurrent-workflow-tasks", type=_at_least_two, default=None,
                         help="How many workflow tasks (the bookkeeping between attempts) "
                         "this worker processes at once, per queue; at least 2.")

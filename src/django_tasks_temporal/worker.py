@@ -30,7 +30,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from django_tasks_temporal import client as temporal
@@ -44,6 +44,7 @@ from django_tasks_temporal.cli import (
     select_backend,
 )
 from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
+from django_tasks_temporal.slots import SharedSlotSupplier
 from django_tasks_temporal.workflows import RunTaskWorkflow
 
 logger = logging.getLogger("django_tasks_temporal.worker")
@@ -157,6 +158,17 @@ class TemporalTaskWorker:
         self, activities: TaskActivities, workflow_threads: ThreadPoolExecutor
     ) -> list[Worker]:
         options = self.backend.config
+        slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
+        # Attempts run as local activities, from one pool shared by every queue served;
+        # regular activity slots are unused, and bounded the same way for safety.
+        tuner = WorkerTuner.create_composite(
+            workflow_supplier=FixedSizeSlotSupplier(
+                self.config.max_concurrent_workflow_tasks or DEFAULT_MAX_CONCURRENT_ACTIVITIES
+            ),
+            activity_supplier=FixedSizeSlotSupplier(slots),
+            local_activity_supplier=SharedSlotSupplier(slots),
+            nexus_supplier=FixedSizeSlotSupplier(1),
+        )
         return [
             Worker(
                 activities.client,
@@ -165,10 +177,7 @@ class TemporalTaskWorker:
                 workflow_runner=WORKFLOW_RUNNER,
                 workflow_task_executor=workflow_threads,
                 activities=[activities.run_task_attempt],
-                # Attempts run as local activities; both limits bound them.
-                max_concurrent_activities=self.config.max_concurrent_activities,
-                max_concurrent_local_activities=self.config.max_concurrent_activities,
-                max_concurrent_workflow_tasks=self.config.max_concurrent_workflow_tasks,
+                tuner=tuner,
                 identity=self.config.identity,
                 graceful_shutdown_timeout=timedelta(seconds=self.config.shutdown_timeout),
                 # After a lost attempt the next workflow task first goes to the dead
