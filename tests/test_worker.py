@@ -98,6 +98,20 @@ def test_bad_flags_are_refused(backend, flags, message):
     assert "Traceback" not in completed.stderr
 
 
+def test_unreachable_server_stops_the_worker_with_one_clear_line(backend):
+    completed = subprocess.run(
+        [sys.executable, "-m", "django_tasks_temporal.worker"],
+        env={**subprocess_env(backend), "TEMPORAL_TARGET_HOST": "127.0.0.1:9"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 1
+    assert "Worker not started: The Temporal server at '127.0.0.1:9'" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
 def test_unknown_backend_is_refused(backend):
     completed = run_worker_cli(backend, "--backend", "nope")
     assert completed.returncode == 2

@@ -43,6 +43,7 @@ from django_tasks_temporal.cli import (
     exit_now,
     select_backend,
 )
+from django_tasks_temporal.exceptions import InvalidBackendOptions, TemporalUnavailable
 from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
 from django_tasks_temporal.slots import SharedSlotSupplier
 from django_tasks_temporal.workflows import RunTaskWorkflow
@@ -292,6 +293,9 @@ def run_worker(backend: TemporalTaskBackend, config: WorkerConfig) -> int:
 
     try:
         asyncio.run(main())
+    except (TemporalUnavailable, InvalidBackendOptions) as e:
+        logger.error("Worker not started: %s", e)  # a setup problem: no traceback
+        return 1
     except Exception:
         logger.exception("Worker failed")
         return 1
