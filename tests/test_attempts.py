@@ -9,7 +9,7 @@ import time
 import pytest
 from django.tasks import TaskResultStatus
 
-from django_tasks_temporal.exceptions import WorkerLost
+from django_tasks_temporal.exceptions import TaskCancelled, WorkerLost
 from tests import tasks
 from tests.conftest import started_attempts, wait_finished, wait_for
 
@@ -142,7 +142,27 @@ def test_a_task_that_keeps_losing_its_worker_is_failed(backend, spawn_worker, tm
 
 def test_an_attempt_longer_than_the_heartbeat_timeout_is_not_lost(backend, worker):
     # heartbeat_timeout is 2 s here: the worker must keep the attempt alive, so a slow
-    # task is neither killed nor run twice.
-    result = wait_finished(backend, tasks.sleep.enqueue(5).id, timeout=30)
+    # task is neither killed nor run twice, and reads while it runs stay true.
+    enqueued = tasks.sleep.enqueue(5)
+    time.sleep(4)  # past at least one renewal of the attempt's workflow task
+    running = backend.get_result(enqueued.id)
+    result = wait_finished(backend, enqueued.id, timeout=30)
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.attempts == 1 and result.errors == []
+    assert running.status == TaskResultStatus.RUNNING
+    assert running.worker_ids == result.worker_ids
+    assert abs((running.started_at - result.started_at).total_seconds()) < 1
+
+
+@pytest.mark.parametrize("backend_options", [{"retry_initial_interval": 60}])
+def test_cancel_while_waiting_to_retry(backend, worker, tmp_path):
+    enqueued = tasks.fail_twice_then_succeed.enqueue(str(tmp_path))
+    wait_for(lambda: backend.get_result(enqueued.id).errors)
+    waiting = backend.get_result(enqueued.id)
+    assert waiting.status == TaskResultStatus.READY and waiting.attempts == 1
+    assert backend.cancel(enqueued.id) is True
+    result = wait_finished(backend, enqueued.id)
+    assert result.status == TaskResultStatus.FAILED
+    assert result.attempts == 1
+    assert [e.exception_class for e in result.errors] == [tasks.TaskBoom, TaskCancelled]
+    assert result.last_attempted_at == result.started_at

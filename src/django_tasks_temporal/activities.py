@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,8 +29,9 @@ from django.utils.json import normalize_json
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
-from django_tasks_temporal.exceptions import TaskTimedOut
+from django_tasks_temporal.exceptions import TaskCancelled, TaskTimedOut
 from django_tasks_temporal.payloads import (
     ACTIVITY_NAME,
     WORKER_SHUTDOWN_ERROR,
@@ -44,11 +46,13 @@ from django_tasks_temporal.results import (
     lost_attempts,
     parse_time,
 )
-from django_tasks_temporal.workflows import WORKER_LOST, is_lost
+from django_tasks_temporal.workflows import WORKER_LOST, is_lost, lost_attempt
 
 if TYPE_CHECKING:
     AnyTask = Task[..., Any]
     AnyTaskResult = TaskResult[..., Any]
+
+logger = logging.getLogger(__name__)
 
 
 def _error(e: BaseException) -> ErrorRecord:
@@ -139,21 +143,11 @@ class TaskActivities:
 
     @activity.defn(name=ACTIVITY_NAME)
     async def run_task_attempt(self, attempt: RunAttemptInput) -> AttemptResult:
-        lost = await find_lost_attempts(self.client, attempt)
-        if lost:
-            attempt = replace(attempt, previous_attempts=[*attempt.previous_attempts, *lost])
-        if sum(map(is_lost, attempt.previous_attempts)) > attempt.task.max_lost_attempts:
-            return replace(self._give_up(attempt), lost_attempts=lost)
-        state = _Attempt(attempt, self.worker_id)
         current = asyncio.current_task()
         assert current is not None
         self._running.add(current)
         try:
-            result = await asyncio.wait_for(self._run(state), attempt.task.timeout)
-        except TimeoutError:
-            result = state.finish(error=TaskTimedOut(
-                f"The attempt exceeded its timeout of {attempt.task.timeout:g}s."
-            ))
+            return await self._attempt(attempt)
         except asyncio.CancelledError:
             if self._abandoned or activity.is_worker_shutdown():
                 raise ApplicationError(
@@ -164,7 +158,35 @@ class TaskActivities:
             raise
         finally:
             self._running.discard(current)
+
+    async def _attempt(self, attempt: RunAttemptInput) -> AttemptResult:
+        lost = await find_lost_attempts(self.client, attempt)
+        if lost:
+            attempt = replace(attempt, previous_attempts=[*attempt.previous_attempts, *lost])
+        if sum(map(is_lost, attempt.previous_attempts)) > attempt.task.max_lost_attempts:
+            return replace(self._give_up(attempt), lost_attempts=lost)
+        state = _Attempt(attempt, self.worker_id)
+        try:
+            result = await asyncio.wait_for(self._run(state), attempt.task.timeout)
+        except TimeoutError:
+            result = state.finish(
+                error=TaskTimedOut(
+                    f"The attempt exceeded its timeout of {attempt.task.timeout:g}s."
+                )
+            )
+            await self._send_finished(state)
+        except asyncio.CancelledError:
+            if not (self._abandoned or activity.is_worker_shutdown()):
+                state.finish(error=TaskCancelled("The attempt was cancelled."))
+                await self._send_finished(state)
+            raise
         return replace(result, lost_attempts=lost)
+
+    async def _send_finished(self, state: _Attempt) -> None:
+        """`task_finished` for an attempt cut short (timeout, cancel) outside the task."""
+        if state.result is not None:
+            with contextlib.suppress(Exception):
+                await task_finished.asend(sender=self.sender, task_result=state.result)
 
     async def _run(self, state: _Attempt) -> AttemptResult:
         if _is_async(state.input):
@@ -254,11 +276,23 @@ async def find_lost_attempts(client: Client, attempt: RunAttemptInput) -> list[A
     if attempt.history_length == FIRST_WORKFLOW_TASK_HISTORY_LENGTH:
         return []
     handle = client.get_workflow_handle(attempt.workflow_id)
-    description = await handle.describe()
-    if description.raw_description.pending_workflow_task.attempt <= 1:
+    try:
+        description = await handle.describe()
+        retries = description.raw_description.pending_workflow_task.attempt - 1
+        if retries <= 0:
+            return []
+        history = await handle.fetch_history()
+    except RPCError as e:
+        # Never fail a task over its own bookkeeping: run it, and let the lost
+        # attempt (if any) go unrecorded.
+        logger.warning("Could not check %s for lost attempts: %s", attempt.workflow_id, e)
         return []
-    history = await handle.fetch_history()
-    return lost_attempts(history.events, attempt.previous_attempts)
+    lost = lost_attempts(history.events, attempt.previous_attempts)
+    # Temporal records only the first of consecutive workflow task failures: the
+    # others are counted (for max_lost_attempts) without a known worker.
+    for _ in range(retries - len(lost)):
+        lost.append(lost_attempt("", None, None))
+    return lost
 
 
 FIRST_WORKFLOW_TASK_HISTORY_LENGTH = 3

@@ -10,6 +10,7 @@ picks up new OPTIONS at once.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
@@ -117,6 +118,17 @@ async def _with_client[T](
         if e.status in _UNAVAILABLE:
             raise unavailable(options, e) from e
         raise
+
+
+def _forget_after_fork() -> None:
+    """A forked child (gunicorn --preload, multiprocessing) has no loop thread: start over."""
+    global _loop
+    _loop = None
+    _clients.clear()
+    _connecting.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:

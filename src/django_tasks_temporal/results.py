@@ -20,7 +20,7 @@ from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.utils.module_loading import import_string
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, TimeoutType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.converter import DataConverter
@@ -36,7 +36,7 @@ from django_tasks_temporal.payloads import (
     RunTaskInput,
     TaskOutcome,
 )
-from django_tasks_temporal.workflows import lost_attempt
+from django_tasks_temporal.workflows import HandOffToAnotherWorker, lost_attempt
 
 if TYPE_CHECKING:
     AnyTask = Task[..., Any]
@@ -55,10 +55,6 @@ _CLOSED_ERRORS = {
         "django_tasks_temporal.exceptions.TaskTimedOut",
         "The task's workflow timed out.\n",
     ),
-}
-_LOST_WORKFLOW_TASK = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
 }
 
 
@@ -79,7 +75,8 @@ class TaskState:
     return_value: Any = None
     released: bool = False  # a trigger released it (or it needs none)
     forced: bool = False  # a trigger asked to skip run_after
-    last_workflow_task: HistoryEvent | None = None  # the latest WorkflowTaskStarted
+    waiting_to_retry: bool = False  # between a failed attempt and its backoff timer
+    workflow_tasks: _WorkflowTasks = field(default_factory=lambda: _WorkflowTasks())
 
     def ready_to_run(self, now: datetime) -> bool:
         """Past its trigger and its run_after: any workflow task now runs an attempt."""
@@ -95,27 +92,69 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _is_lost_workflow_task(event: HistoryEvent) -> bool:
+    """A workflow task that a dead worker held (timed out) or handed off (failed)."""
+    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+        timeout = event.workflow_task_timed_out_event_attributes.timeout_type
+        return timeout != TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START  # never started
+    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+        failure = event.workflow_task_failed_event_attributes.failure
+        return failure.application_failure_info.type == HandOffToAnotherWorker.__name__
+    return False
+
+
+# Events after which the next workflow task starts a new attempt (or none): anything
+# but the renewals a worker makes while a long attempt runs, and the cancel request.
+_NEW_ATTEMPT_CONTEXT = {
+    EventType.EVENT_TYPE_TIMER_FIRED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+    EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+}
+
+
+class _WorkflowTasks:
+    """Follows workflow tasks through a history: who holds one, since when."""
+
+    def __init__(self) -> None:
+        self.latest: HistoryEvent | None = None  # the last WorkflowTaskStarted
+        self.first: HistoryEvent | None = None  # where the current attempt began
+
+    def see(self, event: HistoryEvent) -> None:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            self.latest = event
+            self.first = self.first or event
+        elif event.event_type in _NEW_ATTEMPT_CONTEXT:
+            self.first = None
+
+    def attempt(self) -> tuple[str, datetime] | None:
+        """The identity and start of the worker holding the current attempt."""
+        if self.latest is None or self.first is None:
+            return None
+        identity = self.latest.workflow_task_started_event_attributes.identity
+        return identity, _time(self.first.event_time)
+
+
 def lost_attempts(
     events: Iterable[HistoryEvent], known: Sequence[AttemptRecord]
 ) -> list[AttemptRecord]:
     """Attempts whose worker died, after the last attempt the workflow knows of.
 
-    A lost worker leaves a workflow task that started and then timed out or failed.
+    A lost worker leaves a workflow task that started and then timed out, or that it
+    failed on purpose to hand the attempt to another worker.
     """
     times = [parse_time(a.finished_at or a.started_at) for a in known]
     since = max((t for t in times if t is not None), default=None)
     lost: list[AttemptRecord] = []
-    started: HistoryEvent | None = None
+    tasks = _WorkflowTasks()
     for event in events:
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-            started = event
-        elif started is not None and event.event_type in _LOST_WORKFLOW_TASK:
-            started_at = _time(started.event_time)
+        if _is_lost_workflow_task(event) and (holder := tasks.attempt()) is not None:
+            identity, started_at = holder
             if since is None or started_at > since:
-                identity = started.workflow_task_started_event_attributes.identity
                 finished_at = _time(event.event_time).isoformat()
                 lost.append(lost_attempt(identity, started_at.isoformat(), finished_at))
-            started = None
+        tasks.see(event)
     return lost
 
 
@@ -158,14 +197,16 @@ async def _replay(
 
 async def _apply(converter: DataConverter, state: TaskState, event: HistoryEvent) -> None:
     kind = event.event_type
-    if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-        state.last_workflow_task = event
+    state.workflow_tasks.see(event)
+    if kind == EventType.EVENT_TYPE_TIMER_FIRED:
+        state.waiting_to_retry = False
     elif kind == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
         memo = event.workflow_properties_modified_event_attributes.upserted_memo.fields
-        if ATTEMPTS_MEMO in memo:
+        if ATTEMPTS_MEMO in memo:  # upserted just before the backoff timer starts
             [state.attempts] = await converter.decode(
                 [memo[ATTEMPTS_MEMO]], [list[AttemptRecord]]
             )
+            state.waiting_to_retry = True
     elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         signaled = event.workflow_execution_signaled_event_attributes
         if signaled.signal_name == RELEASE_SIGNAL:
@@ -225,17 +266,16 @@ def _closing_attempt(state: TaskState, error: tuple[str, str]) -> AttemptRecord:
 
 
 def _in_flight(state: TaskState) -> AttemptRecord | None:
-    """The attempt a started workflow task is running, if the task was ready to run."""
-    event = state.last_workflow_task
-    if event is None:
+    """The attempt a worker's workflow task is running, if the task may run now."""
+    holder = state.workflow_tasks.attempt()
+    if holder is None or state.waiting_to_retry:
         return None
-    started_at = _time(event.event_time)
+    identity, started_at = holder
     if not state.ready_to_run(started_at):
         return None
     known = [parse_time(a.finished_at or a.started_at) for a in state.attempts]
     if any(t is not None and t >= started_at for t in known):
         return None  # that workflow task's attempt has already been recorded
-    identity = event.workflow_task_started_event_attributes.identity
     return AttemptRecord(worker_id=identity, started_at=started_at.isoformat())
 
 
@@ -286,13 +326,14 @@ def build_task_result(
     return_value: Any = None,
 ) -> AnyTaskResult:
     """A `TaskResult` from attempt records (used for reads and inside running attempts)."""
+    started = [a.started_at for a in attempts if a.started_at]
     result = TaskResult(
         task=task,
         id=id,
         status=status,
         enqueued_at=enqueued_at,
-        started_at=parse_time(attempts[0].started_at) if attempts else None,
-        last_attempted_at=parse_time(attempts[-1].started_at) if attempts else None,
+        started_at=parse_time(started[0]) if started else None,
+        last_attempted_at=parse_time(started[-1]) if started else None,
         finished_at=finished_at,
         args=task_input.args,
         kwargs=task_input.kwargs,

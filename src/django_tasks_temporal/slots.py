@@ -38,7 +38,12 @@ class SharedSlotSupplier(CustomSlotSupplier):
                 return SlotPermit()
             waiter = self._loop.create_future()
             self._waiters.append(waiter)
-        await waiter  # resolved by _hand_over with the slot already counted as taken
+        try:
+            await waiter  # resolved by _hand_over with the slot already counted as taken
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._hand_over()  # the slot arrived as the reservation was cancelled
+            raise
         return SlotPermit()
 
     def try_reserve_slot(self, ctx: SlotReserveContext) -> SlotPermit | None:

@@ -60,6 +60,8 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 
 # Temporal's own default for concurrent activities, used to size the thread pool.
 DEFAULT_MAX_CONCURRENT_ACTIVITIES = 100
+# How long a stopping worker waits for abandoned attempts to be handed off.
+HAND_OFF_SECONDS = 10.0
 _INDEXED_TYPES = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
@@ -199,7 +201,9 @@ class TemporalTaskWorker:
         slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
         # Not a `with` block: threads still running a task after the grace period are
         # abandoned (their attempt runs again elsewhere), never waited for.
-        executor = ThreadPoolExecutor(slots, thread_name_prefix="django-task")
+        # Twice the slots: a sync task that timed out or was cancelled keeps its thread
+        # until it returns, and must not starve the attempts that follow it.
+        executor = ThreadPoolExecutor(2 * slots, thread_name_prefix="django-task")
         # Workflow activations are short and hold the GIL: a few threads serve them as
         # fast as Temporal's default of up to 500, which a backlog would all start.
         workflow_threads = ThreadPoolExecutor(
@@ -236,7 +240,10 @@ class TemporalTaskWorker:
             except TimeoutError:
                 logger.warning("Grace period over: running attempts will run again elsewhere")
                 activities.abandon_running()
-                await shutdown
+                # Hand-offs take moments; a task that ignores cancellation must not
+                # keep the process alive.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(shutdown, HAND_OFF_SECONDS)
             for run in runs:
                 if run.done() and (error := run.exception()) is not None:
                     raise error

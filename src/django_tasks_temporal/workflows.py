@@ -156,15 +156,18 @@ class RunTaskWorkflow:
             )
 
 
-def lost_attempt(worker_id: str, started_at: str, finished_at: str | None) -> AttemptRecord:
-    """The record of an attempt whose worker stopped answering."""
+def lost_attempt(
+    worker_id: str, started_at: str | None, finished_at: str | None
+) -> AttemptRecord:
+    """The record of an attempt whose worker stopped answering ("" if not known)."""
+    who = f"Worker {worker_id!r}" if worker_id else "A worker"
     return AttemptRecord(
         worker_id=worker_id,
         started_at=started_at,
         finished_at=finished_at,
         error=ErrorRecord(
             exception_class_path=WORKER_LOST,
-            traceback=f"Worker {worker_id!r} stopped before the attempt finished.\n",
+            traceback=f"{who} stopped before the attempt finished.\n",
         ),
     )
 
