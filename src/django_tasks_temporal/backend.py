@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.core import checks
@@ -121,7 +121,7 @@ class TemporalTaskBackend(BaseTaskBackend):
             queue_name=task.queue_name,
             priority=task.priority,
             takes_context=task.takes_context,
-            enqueued_at=timezone.now().astimezone().isoformat(),
+            enqueued_at=datetime.now(UTC).isoformat(),
             run_after=run_after.isoformat() if run_after else None,
             wait_for_release=task.queue_name in config.trigger_queues,
             retry=RetryPolicyInput(
