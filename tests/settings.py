@@ -16,7 +16,10 @@ INSTALLED_APPS = [
     "tests",
 ]
 # A file, not ":memory:", so worker threads and subprocesses see the same database.
-_DB = os.environ.get("TESTS_DB_NAME") or os.path.join(tempfile.gettempdir(), "dtt-tests.sqlite3")
+# One file per test session (inherited by the workers it spawns), so runs can share a machine.
+if "TESTS_DB_NAME" not in os.environ:
+    os.environ["TESTS_DB_NAME"] = os.path.join(tempfile.mkdtemp(prefix="dtt-tests-"), "db.sqlite3")
+_DB = os.environ["TESTS_DB_NAME"]
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",

@@ -24,7 +24,14 @@ from django_tasks_temporal.exceptions import InvalidBackendOptions
 from django_tasks_temporal.options import BackendOptions, parse_options
 from django_tasks_temporal.payloads import WORKFLOW_NAME, RetryPolicyInput, RunTaskInput
 from django_tasks_temporal.results import NotATask, fetch_task_state, to_task_result
-from django_tasks_temporal.search_attributes import TASK_BACKEND, TASK_PATH, TASK_PRIORITY
+from django_tasks_temporal.search_attributes import (
+    TASK_BACKEND,
+    TASK_PATH,
+    TASK_PRIORITY,
+    TASK_STATE,
+    WAITING,
+    create_command,
+)
 
 if TYPE_CHECKING:
     AnyTask = Task[..., Any]
@@ -45,6 +52,18 @@ class TemporalTask(Task):  # type: ignore[type-arg]  # Task is generic only in t
 
     max_attempts: int | None = None  # None: the backend's OPTIONS["max_attempts"]
     timeout: float | None = None  # seconds per attempt; None: OPTIONS["timeout"]
+
+
+def search_attributes(run_input: RunTaskInput) -> TypedSearchAttributes:
+    """What visibility queries (the admin, `run/`, `purge/`) filter tasks by."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(TASK_PATH, run_input.task_path),
+        SearchAttributePair(TASK_PRIORITY, run_input.priority),
+        SearchAttributePair(TASK_BACKEND, run_input.backend),
+    ]
+    if run_input.wait_for_release:
+        pairs.append(SearchAttributePair(TASK_STATE, WAITING))
+    return TypedSearchAttributes(pairs)
 
 
 class TemporalTaskBackend(BaseTaskBackend):
@@ -148,22 +167,14 @@ class TemporalTaskBackend(BaseTaskBackend):
                     priority=Priority(priority_key=config.priority_key(run_input.priority)),
                     # How soon a worker lost mid-attempt is noticed (see workflows.py).
                     task_timeout=timedelta(seconds=config.heartbeat_timeout),
-                    search_attributes=TypedSearchAttributes(
-                        [
-                            SearchAttributePair(TASK_PATH, run_input.task_path),
-                            SearchAttributePair(TASK_PRIORITY, run_input.priority),
-                            SearchAttributePair(TASK_BACKEND, self.alias),
-                        ]
-                    ),
+                    search_attributes=search_attributes(run_input),
                 )
             except RPCError as e:
                 if e.status == RPCStatusCode.INVALID_ARGUMENT and "search attribute" in e.message:
                     raise InvalidBackendOptions(
                         f"The Temporal namespace {config.namespace!r} lacks this backend's "
                         "search attributes; start 'manage.py run_temporal_worker' once (it "
-                        "registers them) or run: temporal operator search-attribute create "
-                        "--name DjangoTaskPath --type Keyword --name DjangoTaskPriority "
-                        "--type Int --name DjangoTaskBackend --type Keyword"
+                        f"registers them) or run: {create_command()}"
                     ) from e
                 raise
 

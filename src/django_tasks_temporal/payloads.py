@@ -45,6 +45,9 @@ class RunTaskInput:
     timeout: float | None = None  # seconds one attempt may run; None = no limit
     heartbeat_timeout: float = 10.0  # the workflow task timeout: how soon a lost worker shows
     max_lost_attempts: int = 10  # worker losses tolerated before the task is FAILED
+    # A FAILED task retried under its id (`execute/<id>/` with allow_retry) starts a new
+    # run that carries the earlier run's attempts, so its TaskResult shows all of them.
+    earlier_attempts: list["AttemptRecord"] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

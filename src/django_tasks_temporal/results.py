@@ -187,6 +187,7 @@ async def _replay(
         status=TaskResultStatus.READY,
         enqueued_at=parse_time(task_input.enqueued_at) or _time(events[0].event_time),
         released=not task_input.wait_for_release,
+        attempts=list(task_input.earlier_attempts),
     )
     for event in events[1:]:
         await _apply(converter, state, event)

@@ -10,10 +10,22 @@ from temporalio.common import SearchAttributeKey
 TASK_PATH = SearchAttributeKey.for_keyword("DjangoTaskPath")
 TASK_PRIORITY = SearchAttributeKey.for_int("DjangoTaskPriority")
 TASK_BACKEND = SearchAttributeKey.for_keyword("DjangoTaskBackend")
+# Set only on tasks of trigger-gated queues: WAITING until a trigger releases them, then
+# RELEASED (upserted by the workflow), so `run/` and `run-one/` can find what waits.
+TASK_STATE = SearchAttributeKey.for_keyword("DjangoTaskState")
+WAITING = "WAITING"
+RELEASED = "RELEASED"
 
 # Name -> the type name used by `temporal operator search-attribute create --type`.
 SEARCH_ATTRIBUTES = {
     TASK_PATH.name: "Keyword",
     TASK_PRIORITY.name: "Int",
     TASK_BACKEND.name: "Keyword",
+    TASK_STATE.name: "Keyword",
 }
+
+
+def create_command() -> str:
+    """The CLI command that registers every attribute (for error messages and the README)."""
+    flags = " ".join(f"--name {name} --type {kind}" for name, kind in SEARCH_ATTRIBUTES.items())
+    return f"temporal operator search-attribute create {flags}"

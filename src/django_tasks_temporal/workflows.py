@@ -40,6 +40,7 @@ from django_tasks_temporal.payloads import (
     RunTaskInput,
     TaskOutcome,
 )
+from django_tasks_temporal.search_attributes import RELEASED, TASK_STATE
 
 WORKER_LOST = "django_tasks_temporal.exceptions.WorkerLost"
 ATTEMPT_CRASHED = "django_tasks_temporal.exceptions.AttemptCrashed"
@@ -78,8 +79,10 @@ class RunTaskWorkflow:
 
     @workflow.run
     async def run(self, task: RunTaskInput) -> TaskOutcome:
+        self._attempts = list(task.earlier_attempts)
         if task.wait_for_release:
             await workflow.wait_condition(lambda: self._released)
+            workflow.upsert_search_attributes([TASK_STATE.value_set(RELEASED)])
         await self._wait_for_run_after(task)
         while True:
             result = await self._attempt(task)
@@ -94,7 +97,8 @@ class RunTaskWorkflow:
             )
             if result.succeeded:
                 return TaskOutcome(return_value=result.return_value, attempts=self._attempts)
-            failures = sum(not is_lost(a) for a in self._attempts if a.error is not None)
+            this_run = self._attempts[len(task.earlier_attempts) :]
+            failures = sum(not is_lost(a) for a in this_run if a.error is not None)
             if is_lost(self._attempts[-1]) or failures >= task.retry.max_attempts:
                 raise self._failure(task)
             workflow.upsert_memo({ATTEMPTS_MEMO: self._attempts})
