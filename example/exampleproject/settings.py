@@ -7,19 +7,52 @@ deployment:
     TEMPORAL_TARGET_HOST  the Temporal frontend, host:port (default "localhost:7233")
     TEMPORAL_NAMESPACE    the Temporal namespace (default "default")
     TEMPORAL_TASK_QUEUE   the task queue for Django's "default" queue (default "django-tasks")
+    TEMPORAL_API_KEY      a Temporal Cloud API key (default: none; TLS follows it)
+    TEMPORAL_UI_URL       the Temporal Web UI, linked from the admin (default none)
+
+and so do the web app's deployment settings:
+
+    DJANGO_SECRET_KEY, DJANGO_DEBUG ("1" or "0"), DJANGO_ALLOWED_HOSTS (comma-separated)
+    DATABASE_URL          postgres://user:password@host:port/name (default: SQLite file)
+    TASKS_API_OIDC_AUDIENCES   comma-separated `aud` values the trigger endpoints accept
+    TASKS_API_ALLOWED_EMAILS   comma-separated identities allowed on every endpoint
+    TASKS_API_STATUS_EMAILS    comma-separated identities allowed only to read status
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _database(url: str | None) -> dict[str, Any]:
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"DATABASE_URL must be a postgres:// URL, got scheme {parts.scheme!r}.")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+    }
+
 
 # An example project only: never deploy with this key or with DEBUG on.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-example-shop-not-for-production")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-ALLOWED_HOSTS: list[str] = ["localhost", "127.0.0.1"]
+ALLOWED_HOSTS: list[str] = _csv(os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -28,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
     "django_tasks_temporal",
     "shop",
 ]
@@ -61,12 +95,7 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "exampleproject.wsgi.application"
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
-    }
-}
+DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -74,6 +103,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Receipts are "sent" to the worker's console.
 MAILERS = {
@@ -91,6 +121,19 @@ TASKS = {
             "target_host": os.environ.get("TEMPORAL_TARGET_HOST", "localhost:7233"),
             "namespace": os.environ.get("TEMPORAL_NAMESPACE", "default"),
             "task_queue": os.environ.get("TEMPORAL_TASK_QUEUE", "django-tasks"),
+            "api_key": os.environ.get("TEMPORAL_API_KEY") or None,
+            # Tasks on the "nightly" queue wait until a trigger (Cloud Scheduler calling
+            # POST /tasks/run/, or the admin) releases them.
+            "trigger_queues": ["nightly"],
         },
     }
 }
+
+# The HTTP trigger service (POST /tasks/run/ ...): Google-signed OIDC ID tokens only.
+# With no audience or no allowed identity, every endpoint answers 403 (closed).
+TASKS_API_OIDC_AUDIENCES = _csv(os.environ.get("TASKS_API_OIDC_AUDIENCES", ""))
+TASKS_API_ALLOWED_EMAILS = _csv(os.environ.get("TASKS_API_ALLOWED_EMAILS", ""))
+TASKS_API_ENDPOINT_EMAILS = {"status": _csv(os.environ.get("TASKS_API_STATUS_EMAILS", ""))}
+
+# The admin links each task to the Temporal Web UI when this is set.
+TASKS_ADMIN_TEMPORAL_UI_URL = os.environ.get("TEMPORAL_UI_URL") or None

@@ -1,12 +1,9 @@
-"""URLs of the example shop.
-
-The HTTP trigger endpoints (`path("tasks/", include("django_tasks_temporal.urls"))`)
-arrive with the next release.
-"""
+"""URLs of the example shop: the admin and the HTTP trigger endpoints under /tasks/."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("tasks/", include("django_tasks_temporal.urls")),
 ]
