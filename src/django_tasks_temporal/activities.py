@@ -45,6 +45,7 @@ from django_tasks_temporal.results import (
     load_task,
     lost_attempts,
     parse_time,
+    summarize,
 )
 from django_tasks_temporal.workflows import WORKER_LOST, is_lost, lost_attempt
 
@@ -80,12 +81,14 @@ class _Attempt:
             AttemptRecord(worker_id=self.worker_id, started_at=self.started_at.isoformat()),
         ]
         self.result = build_task_result(
-            task=self.task,
-            id=self.input.workflow_id,
-            task_input=self.input.task,
-            status=TaskResultStatus.RUNNING,
-            enqueued_at=parse_time(self.input.task.enqueued_at),
-            attempts=records,
+            self.task,
+            summarize(
+                id=self.input.workflow_id,
+                task_input=self.input.task,
+                status=TaskResultStatus.RUNNING,
+                enqueued_at=parse_time(self.input.task.enqueued_at),
+                attempts=records,
+            ),
         )
         return self.task, self.result
 

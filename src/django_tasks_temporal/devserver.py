@@ -29,6 +29,10 @@ STRICT_PRIORITY_DYNAMIC_CONFIG = {
     "matching.numTaskqueueWritePartitions": "1",
 }
 
+# `run/` and `purge/` start batch operations; Temporal allows only one at a time per
+# namespace by default, which makes two schedulers firing together wait on each other.
+BATCH_DYNAMIC_CONFIG = {"frontend.MaxConcurrentBatchOperationPerNamespace": "10"}
+
 
 def find_temporal_binary() -> str:
     """Return the path of the ``temporal`` CLI, preferring the one beside this Python."""
@@ -80,7 +84,7 @@ def start_dev_server_command(
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     for name, kind in SEARCH_ATTRIBUTES.items() if search_attributes else ():
         command += ["--search-attribute", f"{name}={kind}"]
-    for key, value in STRICT_PRIORITY_DYNAMIC_CONFIG.items():
+    for key, value in {**STRICT_PRIORITY_DYNAMIC_CONFIG, **BATCH_DYNAMIC_CONFIG}.items():
         command += ["--dynamic-config-value", f"{key}={value}"]
     return command
 

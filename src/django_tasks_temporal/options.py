@@ -56,6 +56,15 @@ class BackendOptions:
             return self.task_queue
         return f"{self.task_queue}.{queue_name}"
 
+    def django_queue_name(self, temporal_task_queue: str) -> str | None:
+        """The Django queue name a Temporal task queue serves (None: not this backend's)."""
+        if temporal_task_queue == self.task_queue:
+            return DEFAULT_TASK_QUEUE_NAME
+        prefix = f"{self.task_queue}."
+        if temporal_task_queue.startswith(prefix) and len(temporal_task_queue) > len(prefix):
+            return temporal_task_queue.removeprefix(prefix)
+        return None
+
     def priority_key(self, priority: int) -> int:
         """Django's -100..100 (larger runs sooner) -> Temporal's 1..levels (1 runs first)."""
         return 1 + round((100 - priority) * (self.priority_levels - 1) / 200)

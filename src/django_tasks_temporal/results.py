@@ -315,9 +315,35 @@ def load_task(task_input: RunTaskInput, backend_alias: str) -> AnyTask:
     )
 
 
-def build_task_result(
+@dataclass(frozen=True, kw_only=True)
+class TaskSummary:
+    """A task as plain data, readable even where its task path no longer imports.
+
+    Backs `TaskResult` (for `get_result`) and the JSON of `status/<id>/` and the admin.
+    """
+
+    id: str
+    status: TaskResultStatus
+    task_path: str
+    backend: str
+    queue_name: str
+    priority: int
+    args: list[Any]
+    kwargs: dict[str, Any]
+    run_after: datetime | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    last_attempted_at: datetime | None
+    finished_at: datetime | None
+    return_value: Any
+    errors: list[ErrorRecord]
+    worker_ids: list[str]
+    attempts: list[AttemptRecord]
+    waiting_for_trigger: bool  # on a trigger-gated queue and not released yet
+
+
+def summarize(
     *,
-    task: AnyTask,
     id: str,
     task_input: RunTaskInput,
     status: TaskResultStatus,
@@ -325,43 +351,39 @@ def build_task_result(
     attempts: list[AttemptRecord],
     finished_at: datetime | None = None,
     return_value: Any = None,
-) -> AnyTaskResult:
-    """A `TaskResult` from attempt records (used for reads and inside running attempts)."""
+    released: bool = True,
+) -> TaskSummary:
     started = [a.started_at for a in attempts if a.started_at]
-    result = TaskResult(
-        task=task,
+    return TaskSummary(
         id=id,
         status=status,
+        task_path=task_input.task_path,
+        backend=task_input.backend,
+        queue_name=task_input.queue_name,
+        priority=task_input.priority,
+        args=task_input.args,
+        kwargs=task_input.kwargs,
+        run_after=parse_time(task_input.run_after),
         enqueued_at=enqueued_at,
         started_at=parse_time(started[0]) if started else None,
         last_attempted_at=parse_time(started[-1]) if started else None,
         finished_at=finished_at,
-        args=task_input.args,
-        kwargs=task_input.kwargs,
-        backend=task.backend,
-        errors=[
-            TaskError(
-                exception_class_path=a.error.exception_class_path,
-                traceback=a.error.traceback,
-            )
-            for a in attempts
-            if a.error is not None
-        ],
+        return_value=return_value,
+        errors=[a.error for a in attempts if a.error is not None],
         # An error without an attempt (cancelled while waiting) has no worker.
         worker_ids=[a.worker_id for a in attempts if a.worker_id],
+        attempts=attempts,
+        waiting_for_trigger=not released and status == TaskResultStatus.READY,
     )
-    object.__setattr__(result, "_return_value", return_value)
-    return result
 
 
-def to_task_result(state: TaskState, backend_alias: str) -> AnyTaskResult:
+def summarize_state(state: TaskState) -> TaskSummary:
     # The task finished when its last attempt did; the workflow closes a moment later.
     last = state.attempts[-1] if state.attempts else None
     finished_at = state.finished_at and (
         (last and parse_time(last.finished_at)) or state.finished_at
     )
-    return build_task_result(
-        task=load_task(state.input, backend_alias),
+    return summarize(
         id=state.id,
         task_input=state.input,
         status=state.status,
@@ -369,4 +391,32 @@ def to_task_result(state: TaskState, backend_alias: str) -> AnyTaskResult:
         attempts=state.attempts,
         finished_at=finished_at,
         return_value=state.return_value,
+        released=state.released,
     )
+
+
+def build_task_result(task: AnyTask, summary: TaskSummary) -> AnyTaskResult:
+    """A `TaskResult` from a summary (used for reads and inside running attempts)."""
+    result = TaskResult(
+        task=task,
+        id=summary.id,
+        status=summary.status,
+        enqueued_at=summary.enqueued_at,
+        started_at=summary.started_at,
+        last_attempted_at=summary.last_attempted_at,
+        finished_at=summary.finished_at,
+        args=summary.args,
+        kwargs=summary.kwargs,
+        backend=task.backend,
+        errors=[
+            TaskError(exception_class_path=e.exception_class_path, traceback=e.traceback)
+            for e in summary.errors
+        ],
+        worker_ids=summary.worker_ids,
+    )
+    object.__setattr__(result, "_return_value", summary.return_value)
+    return result
+
+
+def to_task_result(state: TaskState, backend_alias: str) -> AnyTaskResult:
+    return build_task_result(load_task(state.input, backend_alias), summarize_state(state))

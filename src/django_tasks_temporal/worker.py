@@ -95,7 +95,8 @@ def worker_config(
     """Command-line choices layered over the backend's OPTIONS."""
     options = backend.config
     if not queues:
-        queues = sorted(backend.queues) or ["default"]
+        # QUEUES: [] allows any name; serve "default" and the trigger-gated queues.
+        queues = sorted(backend.queues) or ["default", *sorted(options.trigger_queues)]
     return WorkerConfig(
         queues=tuple(dict.fromkeys(queues)),
         max_concurrent_activities=max_concurrent_activities or options.max_concurrent_activities,
