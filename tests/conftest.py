@@ -187,3 +187,11 @@ def wait_finished(backend: TemporalTaskBackend, result_id: str, timeout: float =
     return wait_for(
         lambda: (r := backend.get_result(result_id)).is_finished and r, timeout=timeout
     )
+
+
+def wait_visible(backend: TemporalTaskBackend, count: int, **query: Any) -> None:
+    """Wait until visibility (eventually consistent) lists `count` tasks for the query."""
+    from django_tasks_temporal.operations import TaskOperations
+
+    ops = TaskOperations(backend)
+    wait_for(lambda: ops.count(ops.query(**query)) == count, timeout=30, interval=0.1)

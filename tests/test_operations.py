@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.operations import TaskConflict, TaskOperations
 from tests import tasks
-from tests.conftest import wait_finished, wait_for
+from tests.conftest import wait_finished, wait_for, wait_visible
 
 GATED = "nightly"
 
@@ -55,6 +55,7 @@ def test_run_one_releases_highest_priority_then_oldest(
     high_old = gated(tasks.add, priority=50).enqueue(1, 1)
     high_new = gated(tasks.add, priority=50).enqueue(2, 2)
     mid = gated(tasks.add, priority=0).enqueue(3, 3)
+    wait_visible(backend, 4, queue_name=GATED, waiting=True)
     # No worker runs: each release is only a signal, and run-one must not pick it twice.
     order = [ops.run_one(GATED).task_ids for _ in range(4)]
     assert order == [[high_old.id], [high_new.id], [mid.id], [low.id]]
@@ -67,7 +68,7 @@ def test_run_releases_all_waiting_with_a_batch_signal(
 ) -> None:
     results = [gated(tasks.add).enqueue(i, i) for i in range(5)]
     other = tasks.add.enqueue(10, 10)  # not gated: never part of a release
-    assert ops.count(ops.query(queue_name=GATED, waiting=True)) == 5
+    wait_visible(backend, 5, queue_name=GATED, waiting=True)
     released = ops.run(GATED)
     assert released.batch_job_id
     assert sorted(released.task_ids) == sorted(r.id for r in results)
@@ -83,6 +84,7 @@ def test_run_with_a_limit_releases_in_priority_order(
     first = gated(tasks.add, priority=90).enqueue(1, 1)
     second = gated(tasks.add, priority=10).enqueue(1, 1)
     gated(tasks.add, priority=-90).enqueue(1, 1)
+    wait_visible(backend, 3, queue_name=GATED, waiting=True)
     released = ops.run(GATED, max_tasks=2)
     assert released.task_ids == [first.id, second.id]
     assert released.batch_job_id is None

@@ -78,6 +78,7 @@ class Released:
     count: int
     batch_job_id: str | None = None
     tasks: list[TaskSummary] | None = None  # final states, when the caller waited
+    retried: bool = False  # a FAILED task started again under its id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,7 +363,8 @@ class TaskOperations:
             state = await self._state(client, task_id)
             if state.status == TaskResultStatus.RUNNING:
                 raise TaskConflict("task_running", "The task is running.")
-            if state.status == TaskResultStatus.FAILED and allow_retry:
+            retried = state.status == TaskResultStatus.FAILED and allow_retry
+            if retried:
                 await self._retry(client, state)
             elif state.status != TaskResultStatus.READY:
                 raise TaskConflict(
@@ -373,7 +375,7 @@ class TaskOperations:
             else:
                 await self._signal(client, task_id, force)
             tasks = await self._finals(client, [task_id], wait) if wait else None
-            return Released(task_ids=[task_id], count=1, tasks=tasks)
+            return Released(task_ids=[task_id], count=1, tasks=tasks, retried=retried)
 
         return self._call(execute)
 

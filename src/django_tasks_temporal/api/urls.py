@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
+
+from django_tasks_temporal.api import views
 
 app_name = "django_tasks_temporal"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("run/", views.RunView.as_view(), name="run"),
+    path("run-one/", views.RunOneView.as_view(), name="run-one"),
+    path("execute/<str:task_id>/", views.ExecuteView.as_view(), name="execute"),
+    path("status/<str:task_id>/", views.StatusView.as_view(), name="status"),
+    path("purge/", views.PurgeView.as_view(), name="purge"),
+]

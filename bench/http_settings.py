@@ -1,0 +1,19 @@
+"""Settings for the HTTP benchmark's web server: bench/settings.py plus the trigger service."""
+
+from __future__ import annotations
+
+import os
+
+from bench.settings import *  # noqa: F403
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "rest_framework",
+    "django_tasks_temporal",
+]
+ROOT_URLCONF = "bench.http_urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+TASKS_API_OIDC_AUDIENCES = ["https://bench.test"]
+TASKS_API_ALLOWED_EMAILS = ["bench@bench.iam.gserviceaccount.com"]
+TASKS_API_OIDC_CERTS_URL = os.environ.get("BENCH_CERTS_URL", "http://127.0.0.1:9/")

@@ -1,0 +1,79 @@
+"""Request bodies as real callers send them: JSON (also under Cloud Scheduler's default
+`application/octet-stream` and `text/plain`), form bodies, and no body at all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import IO, Any
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, FormParser
+
+from django_tasks_temporal.api.errors import PayloadTooLarge
+
+# Trigger bodies are a few flags; anything bigger is not one.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _read_limited(stream: IO[bytes] | None) -> bytes:
+    if stream is None:
+        return b""
+    body = stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    return body
+
+
+class JSONBodyParser(BaseParser):
+    """A JSON object body (empty means `{}`), size-limited, with a fixed error message."""
+
+    media_type = "application/json"
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body = _read_limited(stream)
+        if not body.strip():
+            return {}
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ParseError("The body is not valid JSON.", "parse_error") from e
+        if not isinstance(data, dict):
+            raise ParseError("The body must be a JSON object.", "parse_error")
+        return data
+
+
+class OctetStreamJSONParser(JSONBodyParser):
+    """Cloud Scheduler sends HTTP-target bodies as application/octet-stream by default."""
+
+    media_type = "application/octet-stream"
+
+
+class TextJSONParser(JSONBodyParser):
+    media_type = "text/plain"
+
+
+class LimitedFormParser(FormParser):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        request = (parser_context or {}).get("request")
+        length = getattr(request, "META", {}).get("CONTENT_LENGTH") or 0
+        try:
+            too_big = int(length) > MAX_BODY_BYTES
+        except ValueError:
+            too_big = False
+        if too_big:
+            raise PayloadTooLarge()
+        return super().parse(stream, media_type, parser_context)
+
+
+PARSERS = [JSONBodyParser, OctetStreamJSONParser, TextJSONParser, LimitedFormParser]
