@@ -12,9 +12,11 @@ TIME_ZONE = "UTC"
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "rest_framework",
     "django_tasks_temporal",
     "tests",
 ]
+ROOT_URLCONF = "tests.urls"
 # A file, not ":memory:", so worker threads and subprocesses see the same database.
 # One file per test session (inherited by the workers it spawns), so runs can share a machine.
 if "TESTS_DB_NAME" not in os.environ:
@@ -39,3 +41,10 @@ TASKS = {
         },
     }
 }
+
+# The trigger service, open to the identities in tests/oidc.py. Nothing listens on the
+# discard port: a test that verifies tokens serves its own certificates (tests/oidc.py).
+TASKS_API_OIDC_AUDIENCES = ["https://tasks.test"]
+TASKS_API_ALLOWED_EMAILS = ["scheduler@tests.iam.gserviceaccount.com"]
+TASKS_API_ENDPOINT_EMAILS = {"status": ["reader@tests.example"]}
+TASKS_API_OIDC_CERTS_URL = "http://127.0.0.1:9/oauth2/v1/certs"

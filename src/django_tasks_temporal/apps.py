@@ -14,3 +14,8 @@ class DjangoTasksTemporalConfig(AppConfig):
         # django.tasks registers the check that calls each backend's check() when it is
         # imported; make sure `manage.py check` runs ours even if nothing else imports it.
         import django.tasks  # noqa: F401
+
+        # The trigger service's system checks, and its OpenAPI security scheme
+        # (drf-spectacular only knows extensions whose module was imported).
+        import django_tasks_temporal.api.checks
+        import django_tasks_temporal.api.schema  # noqa: F401
