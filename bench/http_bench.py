@@ -27,12 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.oidc import CertsServer, claims, signing_key  # noqa: E402
+
 from django_tasks_temporal.devserver import (  # noqa: E402
     die_with_parent,
     free_port,
     start_dev_server,
 )
-from tests.oidc import CertsServer, claims, signing_key  # noqa: E402
 
 CLIENT_THREADS = 8
 ROUNDS = 3
@@ -43,10 +44,16 @@ class HttpResult:
     status_rps: float
     fixed_rps: float
     errors: int
+    uncached_status_rps: float  # with TASKS_API_STATUS_CACHE_SECONDS = 0
+    uncached_fixed_rps: float
 
     @property
     def ratio(self) -> float:
         return self.status_rps / self.fixed_rps
+
+    @property
+    def uncached_ratio(self) -> float:
+        return self.uncached_status_rps / self.uncached_fixed_rps
 
 
 def _env(target: str, queue: str, certs_url: str) -> dict[str, str]:
@@ -132,46 +139,64 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("gunicorn did not start")
 
 
-def run_http_bench(target: str, queue: str, requests: int = 2000) -> HttpResult:
-    key = signing_key("bench")
-    certs = CertsServer(key)
-    env = _env(target, queue, certs.url)
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            Path(sys.executable).with_name("gunicorn"), "bench.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+            "--worker-class", "gthread", "--log-level", "warning",
+        ],
+        env=env, cwd=ROOT, preexec_fn=die_with_parent,
+    )
+    _wait_listening(port, server)
+    return server
+
+
+def _measure(
+    env: dict[str, str], status_path: str, headers: dict[str, str], requests: int
+) -> tuple[float, float, int]:
+    """Median status and fixed rates over ROUNDS alternating rounds on one gunicorn."""
     port = free_port()
-    server = None
+    server = _serve(env, port)
     try:
-        task_id = _finished_task(env)
-        server = subprocess.Popen(
-            [
-                Path(sys.executable).with_name("gunicorn"), "bench.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                "--worker-class", "gthread", "--log-level", "warning",
-            ],
-            env=env, cwd=ROOT, preexec_fn=die_with_parent,
-        )
-        _wait_listening(port, server)
-        token = key.sign(claims(aud="https://bench.test",
-                                email="bench@bench.iam.gserviceaccount.com"))
-        status_headers = {"Authorization": f"Bearer {token}"}
-        status_path = f"/tasks/status/{task_id}/"
-        _load(port, status_path, status_headers, 200)  # warm up: certs, clients, imports
+        _load(port, status_path, headers, 200)  # warm up: certs, clients, imports
         _load(port, "/fixed/", {}, 200)
         status_rates, fixed_rates, errors = [], [], 0
         for _ in range(ROUNDS):
-            rate, bad = _load(port, status_path, status_headers, requests // ROUNDS)
+            rate, bad = _load(port, status_path, headers, requests // ROUNDS)
             status_rates.append(rate)
             errors += bad
             rate, bad = _load(port, "/fixed/", {}, requests // ROUNDS)
             fixed_rates.append(rate)
             errors += bad
+        return statistics.median(status_rates), statistics.median(fixed_rates), errors
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run_http_bench(target: str, queue: str, requests: int = 2000) -> HttpResult:
+    key = signing_key("bench")
+    certs = CertsServer(key)
+    env = _env(target, queue, certs.url)
+    try:
+        task_id = _finished_task(env)
+        token = key.sign(
+            claims(aud="https://bench.test", email="bench@bench.iam.gserviceaccount.com")
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        path = f"/tasks/status/{task_id}/"
+        status, fixed, errors = _measure(env, path, headers, requests)
+        uncached_env = {**env, "BENCH_STATUS_CACHE_SECONDS": "0"}
+        uncached, uncached_fixed, more = _measure(uncached_env, path, headers, requests)
         return HttpResult(
-            status_rps=statistics.median(status_rates),
-            fixed_rps=statistics.median(fixed_rates),
-            errors=errors,
+            status_rps=status,
+            fixed_rps=fixed,
+            errors=errors + more,
+            uncached_status_rps=uncached,
+            uncached_fixed_rps=uncached_fixed,
         )
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
         certs.close()
 
 
@@ -189,7 +214,9 @@ def main() -> int:
             dev.stop()
     print(
         f"GET status/<id>/ with OIDC: {result.status_rps:.0f} req/s; fixed-JSON DRF view: "
-        f"{result.fixed_rps:.0f} req/s; ratio {result.ratio:.2f}x (target >= 0.5x); "
+        f"{result.fixed_rps:.0f} req/s; ratio {result.ratio:.2f}x (target >= 0.5x). "
+        f"With the status cache off: {result.uncached_status_rps:.0f} vs "
+        f"{result.uncached_fixed_rps:.0f} req/s = {result.uncached_ratio:.2f}x. "
         f"{result.errors} non-200 responses",
         flush=True,
     )

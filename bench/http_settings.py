@@ -17,3 +17,4 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 TASKS_API_OIDC_AUDIENCES = ["https://bench.test"]
 TASKS_API_ALLOWED_EMAILS = ["bench@bench.iam.gserviceaccount.com"]
 TASKS_API_OIDC_CERTS_URL = os.environ.get("BENCH_CERTS_URL", "http://127.0.0.1:9/")
+TASKS_API_STATUS_CACHE_SECONDS = float(os.environ.get("BENCH_STATUS_CACHE_SECONDS", "2"))

@@ -48,3 +48,4 @@ TASKS_API_OIDC_AUDIENCES = ["https://tasks.test"]
 TASKS_API_ALLOWED_EMAILS = ["scheduler@tests.iam.gserviceaccount.com"]
 TASKS_API_ENDPOINT_EMAILS = {"status": ["reader@tests.example"]}
 TASKS_API_OIDC_CERTS_URL = "http://127.0.0.1:9/oauth2/v1/certs"
+STATIC_URL = "static/"

@@ -165,10 +165,12 @@ def test_execute_conflicts_and_retries(api: Api, backend: TemporalTaskBackend,
                                        worker: Any) -> None:
     failed = tasks.fail.enqueue("no")
     wait_finished(backend, failed.id)
+    assert api.get(f"status/{failed.id}/").json()["attempts"] == 1  # now cached
     assert_error(api.post(f"execute/{failed.id}/"), 409, "task_finished")
     body = api.post(f"execute/{failed.id}/", {"allow_retry": True, "wait": 30}).json()
     assert body["action"] == "retried"
     assert body["task"]["status"] == "FAILED" and body["task"]["attempts"] == 2
+    assert api.get(f"status/{failed.id}/").json()["attempts"] == 2  # not a cached answer
     running = tasks.sleep.enqueue(3)
     wait_for(lambda: api.get(f"status/{running.id}/").json()["status"] == "RUNNING")
     assert_error(api.post(f"execute/{running.id}/"), 409, "task_running")
@@ -292,3 +294,20 @@ def test_purge_starts_a_batch_deletion(api: Api, backend: TemporalTaskBackend,
     body = api.post("purge/", {"days": 0, "queue_name": "default"}).json()
     assert body["matched"] == 2 and body["batch_job_id"]
     wait_for(lambda: api.get(f"status/{done[0].id}/").status_code == 404, timeout=60)
+
+
+def test_status_json_is_what_the_schema_serializer_renders(
+    api: Api, backend: TemporalTaskBackend, worker: Any
+) -> None:
+    from django_tasks_temporal.api.serializers import TaskSerializer, task_data
+    from django_tasks_temporal.operations import TaskOperations
+
+    ops = TaskOperations(backend)
+    done = tasks.echo.using(priority=3).enqueue(1, "two", three=[3])
+    failed = tasks.fail.enqueue("x")
+    waiting = tasks.add.using(queue_name=GATED).enqueue(1, 1)
+    for r in (done, failed):
+        wait_finished(backend, r.id)
+    for r in (done, failed, waiting):
+        summary = ops.get(r.id)
+        assert task_data(summary) == dict(TaskSerializer(summary).data)

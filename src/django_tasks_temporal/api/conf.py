@@ -134,6 +134,15 @@ class Settings:
             _number("TASKS_API_OIDC_CERTS_TIMEOUT", 5.0, minimum=0.1, maximum=60, integer=False)
         )
 
+    @property
+    def TASKS_API_STATUS_CACHE_SECONDS(self) -> float:
+        """How long this process reuses a finished task's status/ answer (0: never)."""
+        return float(
+            _number(
+                "TASKS_API_STATUS_CACHE_SECONDS", 2.0, minimum=0, maximum=300, integer=False
+            )
+        )
+
 
 conf = Settings()
 
@@ -156,6 +165,7 @@ _HINTS = {
     "TASKS_API_OIDC_CLOCK_SKEW": "The default is 10 seconds.",
     "TASKS_API_OIDC_CERTS_CACHE_SECONDS": "The default is 300 seconds.",
     "TASKS_API_OIDC_CERTS_TIMEOUT": "The default is 5.0 seconds.",
+    "TASKS_API_STATUS_CACHE_SECONDS": "The default is 2.0 seconds; 0 turns the cache off.",
 }
 _IDS = {
     "TASKS_API_OIDC_AUDIENCES": "E101",
@@ -166,6 +176,7 @@ _IDS = {
     "TASKS_API_OIDC_CLOCK_SKEW": "E106",
     "TASKS_API_OIDC_CERTS_CACHE_SECONDS": "E107",
     "TASKS_API_OIDC_CERTS_TIMEOUT": "E108",
+    "TASKS_API_STATUS_CACHE_SECONDS": "E109",
 }
 _CLOSED = "the trigger endpoints answer 403 to every request"
 # Warnings that close the service; W103 (plain-http certs URL) only warns.

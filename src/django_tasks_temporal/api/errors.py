@@ -83,11 +83,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     assert isinstance(exc, exceptions.APIException)
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {
-            "detail": "The request is not valid.",
-            "code": "invalid",
-            "errors": exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail},
-        }
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"detail": "The request is not valid.", "code": "invalid", "errors": fields}
     else:
         detail = exc.detail
         response.data = {"detail": str(detail), "code": _code(detail)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.tasks import TaskResultStatus, task_backends
@@ -9,6 +10,7 @@ from django.tasks.exceptions import InvalidTaskBackend
 from rest_framework import serializers
 
 from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.results import TaskSummary
 
 # Cloud Scheduler gives up after its attempt deadline (3 minutes unless set): a caller
 # that waits longer must raise it (`--attempt-deadline`, up to 30 minutes).
@@ -154,7 +156,7 @@ class TaskSerializer(serializers.Serializer[Any]):
     last_attempted_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     return_value = serializers.JSONField(allow_null=True)
-    errors = TaskErrorSerializer(many=True)
+    errors = TaskErrorSerializer(many=True)  # type: ignore[assignment]  # a field, here
     worker_ids = serializers.ListField(child=serializers.CharField())
     attempts = serializers.SerializerMethodField()
     waiting_for_trigger = serializers.BooleanField(
@@ -163,6 +165,45 @@ class TaskSerializer(serializers.Serializer[Any]):
 
     def get_attempts(self, summary: Any) -> int:
         return len(summary.worker_ids)
+
+
+def _time(value: datetime | None) -> str | None:
+    """What DRF's DateTimeField renders (ISO 8601, "Z" for UTC)."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def task_data(summary: TaskSummary) -> dict[str, Any]:
+    """`TaskSerializer(summary).data`, without DRF's per-field machinery.
+
+    `status/<id>/` is the endpoint callers poll; building this by hand costs a tenth of
+    the serializer (a test keeps the two identical).
+    """
+    return {
+        "id": summary.id,
+        "status": summary.status.value,
+        "task_path": summary.task_path,
+        "backend": summary.backend,
+        "queue_name": summary.queue_name,
+        "priority": summary.priority,
+        "args": summary.args,
+        "kwargs": summary.kwargs,
+        "run_after": _time(summary.run_after),
+        "enqueued_at": _time(summary.enqueued_at),
+        "started_at": _time(summary.started_at),
+        "last_attempted_at": _time(summary.last_attempted_at),
+        "finished_at": _time(summary.finished_at),
+        "return_value": summary.return_value,
+        "errors": [
+            {"exception_class_path": e.exception_class_path, "traceback": e.traceback}
+            for e in summary.errors
+        ],
+        "worker_ids": summary.worker_ids,
+        "attempts": len(summary.worker_ids),
+        "waiting_for_trigger": summary.waiting_for_trigger,
+    }
 
 
 class ReleasedSerializer(serializers.Serializer[Any]):
@@ -200,7 +241,7 @@ class PurgedSerializer(serializers.Serializer[Any]):
 class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField(help_text="What went wrong, for people.")
     code = serializers.CharField(help_text="What went wrong, for programs.")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, here
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Per-field problems (400 only).",

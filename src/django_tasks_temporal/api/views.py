@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from django_tasks_temporal.api import errors
 from django_tasks_temporal.api.authentication import OIDCAuthentication
+from django_tasks_temporal.api.conf import conf
 from django_tasks_temporal.api.parsers import PARSERS
 from django_tasks_temporal.api.permissions import EndpointAllowList
 from django_tasks_temporal.api.serializers import (
@@ -33,7 +34,9 @@ from django_tasks_temporal.api.serializers import (
     RunRequest,
     StatusQuery,
     TaskSerializer,
+    task_data,
 )
+from django_tasks_temporal.api.status_cache import status_cache
 from django_tasks_temporal.operations import TaskOperations
 
 # Workflow ids this backend makes are UUIDs; anything much longer is not one of ours.
@@ -161,6 +164,7 @@ class ExecuteView(TriggerView):
         task_id = self.task_id(task_id)
         data = self.validated(ExecuteRequest, request.data)
         ops = TaskOperations(data["backend"])
+        status_cache.forget(data["backend"].alias, task_id)
         released = ops.execute(
             task_id, force=data["force"], allow_retry=data["allow_retry"], wait=data["wait"]
         )
@@ -186,8 +190,15 @@ class StatusView(TriggerView):
 
     def get(self, request: Request, task_id: str) -> Response:
         task_id = self.task_id(task_id)
-        data = self.validated(StatusQuery, request.query_params)
-        return Response(TaskSerializer(TaskOperations(data["backend"]).get(task_id)).data)
+        backend = self.validated(StatusQuery, request.query_params)["backend"]
+        cached = status_cache.get(backend.alias, task_id)
+        if cached is not None:
+            return Response(cached)
+        summary = TaskOperations(backend).get(task_id)
+        body = task_data(summary)
+        if summary.finished_at is not None:
+            status_cache.put(backend.alias, task_id, body, conf.TASKS_API_STATUS_CACHE_SECONDS)
+        return Response(body)
 
 
 @extend_schema(
@@ -203,6 +214,7 @@ class PurgeView(TriggerView):
     def post(self, request: Request) -> Response:
         data = self.validated(PurgeRequest, request.data)
         status = data.get("status")
+        status_cache.forget(data["backend"].alias)
         purged = TaskOperations(data["backend"]).purge(
             days=data["days"],
             statuses=[TaskResultStatus(status)] if status else (),
