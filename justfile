@@ -48,3 +48,7 @@ infra-up:
 # Stop the stack started by infra-up.
 infra-down:
     docker compose down
+
+# Build the example project's image (web and worker), as Cloud Build does.
+image tag="django-tasks-temporal-example:latest":
+    docker build --tag "{{ tag }}" .
