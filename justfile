@@ -41,13 +41,24 @@ devserver port="7233" ui_port="8233":
 schema:
     @echo "Nothing to generate yet: the OpenAPI schema arrives with the HTTP trigger service."
 
-# A production-like stack with Docker (docker-compose.yml).
+# Temporal on PostgreSQL, its UI, the example web app and a worker (docs/deployment.md).
+# A production-like stack with Docker (docker-compose.yml); waits until it is up.
 infra-up:
-    docker compose up -d
+    docker compose up --detach --build --wait
+    @echo "Shop: http://127.0.0.1:8000/admin/  Temporal UI: http://127.0.0.1:8080/  gRPC: 127.0.0.1:7233"
+    @echo "Admin user: just infra-manage createsuperuser"
 
-# Stop the stack started by infra-up.
-infra-down:
-    docker compose down
+# Stop the stack started by infra-up (`just infra-down -v` also deletes its databases).
+infra-down *args:
+    docker compose down "$@"
+
+# A manage.py command in the stack's web container, e.g. `just infra-manage createsuperuser`.
+infra-manage *args:
+    docker compose exec web python manage.py "$@"
+
+# Follow the stack's logs (all services, or the ones named, e.g. `just infra-logs worker`).
+infra-logs *args:
+    docker compose logs --follow "$@"
 
 # Build the example project's image (web and worker), as Cloud Build does.
 image tag="django-tasks-temporal-example:latest":
