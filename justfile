@@ -63,3 +63,8 @@ infra-logs *args:
 # Build the example project's image (web and worker), as Cloud Build does.
 image tag="django-tasks-temporal-example:latest":
     docker build --tag "{{ tag }}" .
+
+# e.g. --substitutions=_TEMPORAL_TARGET_HOST=...,_AUDIENCE=...,_SCHEDULER_SA=...,_RUNTIME_SA=...
+# Test, build and deploy to Cloud Run with Cloud Build; args go to `gcloud builds submit`.
+cloud-deploy *args:
+    gcloud builds submit --config cloudbuild.yaml "$@" .
