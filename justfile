@@ -64,6 +64,10 @@ infra-logs *args:
 image tag="django-tasks-temporal-example:latest":
     docker build --tag "{{ tag }}" .
 
+# Check the deployment files offline: Dockerfile, docker-compose.yml, cloudbuild.yaml.
+deploy-check:
+    uv run pytest tests/test_deployment.py -q
+
 # e.g. --substitutions=_TEMPORAL_TARGET_HOST=...,_AUDIENCE=...,_SCHEDULER_SA=...,_RUNTIME_SA=...
 # Test, build and deploy to Cloud Run with Cloud Build; args go to `gcloud builds submit`.
 cloud-deploy *args:
