@@ -42,10 +42,34 @@ schema:
     mkdir -p openapi
     cd example && uv run python manage.py spectacular --validate --fail-on-warn --file ../openapi/schema.yaml
 
-# A production-like stack with Docker (docker-compose.yml).
+# Temporal on PostgreSQL, its UI, the example web app and a worker (docs/deployment.md).
+# A production-like stack with Docker (docker-compose.yml); waits until it is up.
 infra-up:
-    docker compose up -d
+    docker compose up --detach --build --wait
+    @echo "Shop: http://127.0.0.1:8000/admin/  Temporal UI: http://127.0.0.1:8080/  gRPC: 127.0.0.1:7233"
+    @echo "Admin user: just infra-manage createsuperuser"
 
-# Stop the stack started by infra-up.
-infra-down:
-    docker compose down
+# Stop the stack started by infra-up (`just infra-down -v` also deletes its databases).
+infra-down *args:
+    docker compose down "$@"
+
+# A manage.py command in the stack's web container, e.g. `just infra-manage createsuperuser`.
+infra-manage *args:
+    docker compose exec web python manage.py "$@"
+
+# Follow the stack's logs (all services, or the ones named, e.g. `just infra-logs worker`).
+infra-logs *args:
+    docker compose logs --follow "$@"
+
+# Build the example project's image (web and worker), as Cloud Build does.
+image tag="django-tasks-temporal-example:latest":
+    docker build --tag "{{ tag }}" .
+
+# Check the deployment files offline: Dockerfile, docker-compose.yml, cloudbuild.yaml.
+deploy-check:
+    uv run pytest tests/test_deployment.py -q
+
+# e.g. --substitutions=_TEMPORAL_TARGET_HOST=...,_AUDIENCE=...,_SCHEDULER_SA=...,_RUNTIME_SA=...
+# Test, build and deploy to Cloud Run with Cloud Build; args go to `gcloud builds submit`.
+cloud-deploy *args:
+    gcloud builds submit --config cloudbuild.yaml "$@" .
