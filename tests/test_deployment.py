@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from django_tasks_temporal.devserver import STRICT_PRIORITY_DYNAMIC_CONFIG
+from django_tasks_temporal.devserver import BATCH_DYNAMIC_CONFIG, STRICT_PRIORITY_DYNAMIC_CONFIG
 from django_tasks_temporal.options import BackendOptions, parse_options
 from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
 
@@ -226,9 +226,9 @@ def test_compose_temporal_server_runs_on_postgres_with_strict_priority(
     source, target = server["volumes"][0].split(":")[:2]
     assert config_path.parent == Path(target)
     config = yaml.safe_load((ROOT / source / config_path.name).read_text())
-    assert {key: str(values[0]["value"]) for key, values in config.items()} == (
-        STRICT_PRIORITY_DYNAMIC_CONFIG
-    )
+    assert {key: str(values[0]["value"]) for key, values in config.items()} == {
+        **STRICT_PRIORITY_DYNAMIC_CONFIG, **BATCH_DYNAMIC_CONFIG
+    }
     assert all(values[0].get("constraints") is None for values in config.values())
 
 
