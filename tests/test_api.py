@@ -244,10 +244,30 @@ def test_unknown_backend_in_status_query_is_400(api: Api) -> None:
         (b"{}", "application/xml", 415, "unsupported_media_type"),
         (b"{" + b" " * 70_000 + b"}", "application/json", 413, "payload_too_large"),
         (b"a=" + b"x" * 70_000, "application/x-www-form-urlencoded", 413, "payload_too_large"),
+        (b"[" * 30_000 + b"]" * 30_000, "application/json", 400, "parse_error"),
+        (b"a=1&" * 1_500, "application/x-www-form-urlencoded", 400, "parse_error"),
+        (b'{"queue_name": "nightly"}', "application/octet-stream", 200, None),
+        (b'{"queue_name": "nightly"}', "text/plain", 200, None),
+        (b"", "application/json", 200, None),
     ],
 )
-def test_bad_bodies(api: Api, body: bytes, content_type: str, status: int, code: str) -> None:
-    assert_error(api.post("run/", body, content_type), status, code)
+def test_bodies(api: Api, body: bytes, content_type: str, status: int, code: str | None) -> None:
+    response = api.post("run/", body, content_type)
+    if status == 200:
+        assert response.status_code == 200, response.content
+    else:
+        assert_error(response, status, code)
+
+
+def test_odd_requests(api: Api) -> None:
+    assert api.client.head("/tasks/status/no-such/", **api.headers).status_code == 404
+    options = api.client.options("/tasks/run/", **api.headers)
+    assert options.status_code == 200 and options.json()["name"]
+    response = api.client.post(
+        "/tasks/run/", "{}", content_type="application/json", **api.headers,
+        HTTP_X_CLOUDSCHEDULER_JOBNAME="caf\xe9",
+    )
+    assert response.status_code == 200
 
 
 def test_wrong_method_is_405_json(api: Api) -> None:

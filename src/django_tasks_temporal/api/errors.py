@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from django.tasks.exceptions import TaskResultDoesNotExist
 from rest_framework import exceptions, status
@@ -54,6 +54,8 @@ def _translate(exc: Exception) -> Exception:
         return Conflict(detail=str(exc), code=exc.code)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):  # e.g. TooManyFieldsSent in a form body
+        return exceptions.ParseError("The body could not be read.", "parse_error")
     if isinstance(exc, TemporalUnavailable):
         return ServiceUnavailable()
     if isinstance(exc, InvalidBackendOptions):

@@ -41,7 +41,7 @@ class JSONBodyParser(BaseParser):
             return {}
         try:
             data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise ParseError("The body is not valid JSON.", "parse_error") from e
         if not isinstance(data, dict):
             raise ParseError("The body must be a JSON object.", "parse_error")
