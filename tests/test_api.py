@@ -127,11 +127,34 @@ def test_run_one_releases_the_next_task_then_reports_none(
     high = tasks.add.using(queue_name=GATED, priority=5).enqueue(1, 1)
     wait_visible(backend, 2, queue_name=GATED, waiting=True)
     body = api.post("run-one/", {"queue_name": GATED}).json()
-    assert body == {"processed": True, "id": high.id, "task": None}
+    assert body == {"processed": True, "duplicate": False, "id": high.id, "task": None}
     assert api.post("run-one/", {"queue_name": GATED}).json()["processed"] is True
     assert api.post("run-one/", {"queue_name": GATED}).json() == {
-        "processed": False, "id": None, "task": None
+        "processed": False, "duplicate": False, "id": None, "task": None
     }
+
+
+def test_a_repeated_delivery_releases_nothing_more(
+    api: Api, backend: TemporalTaskBackend
+) -> None:
+    first = tasks.add.using(queue_name=GATED, priority=9).enqueue(1, 1)
+    second = tasks.add.using(queue_name=GATED).enqueue(1, 1)
+    wait_visible(backend, 2, queue_name=GATED, waiting=True)
+    scheduled = {**SCHEDULER_HEADERS, "HTTP_X_CLOUDSCHEDULER_SCHEDULETIME": "2026-11-27T04:00:00Z"}
+    one = api.post("run-one/", b'{"queue_name": "nightly"}', "application/octet-stream",
+                   **scheduled).json()
+    again = api.post("run-one/", b'{"queue_name": "nightly"}', "application/octet-stream",
+                     **scheduled).json()
+    assert one == {"processed": True, "duplicate": False, "id": first.id, "task": None}
+    assert again == {"processed": True, "duplicate": True, "id": first.id, "task": None}
+    keyed = api.post("run/", {"queue_name": GATED}, HTTP_IDEMPOTENCY_KEY="nightly-42").json()
+    # Without a worker, `first` still waits in visibility: signalling it again is harmless.
+    assert second.id in keyed["released"] and not keyed["duplicate"]
+    repeat = api.post("run/", {"queue_name": GATED}, HTTP_IDEMPOTENCY_KEY="nightly-42").json()
+    assert repeat["duplicate"] and repeat["released"] == keyed["released"]
+    assert repeat["batch_job_id"] == keyed["batch_job_id"]
+    bad = api.post("run/", {}, HTTP_IDEMPOTENCY_KEY="x" * 300)
+    assert "Idempotency-Key" in assert_error(bad, 400, "invalid")["errors"]
 
 
 def test_execute_runs_a_waiting_task_once_even_when_delivered_twice(

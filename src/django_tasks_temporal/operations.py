@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
+import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import (
     DeleteWorkflowExecutionRequest,
+    DescribeBatchOperationRequest,
     StartBatchOperationRequest,
 )
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
     from django_tasks_temporal.backend import TemporalTaskBackend
     from django_tasks_temporal.options import BackendOptions
 
+logger = logging.getLogger("django_tasks_temporal.operations")
+
 IDENTITY = "django-tasks-temporal"
 # How many waiting tasks `run/` and `run-one/` consider, and `wait` reports on.
 MAX_LISTED = 10_000
@@ -79,6 +85,7 @@ class Released:
     batch_job_id: str | None = None
     tasks: list[TaskSummary] | None = None  # final states, when the caller waited
     retried: bool = False  # a FAILED task started again under its id
+    duplicate: bool = False  # a repeated delivery: what the first one released
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,43 +284,122 @@ class TaskOperations:
         return [summarize_state(s) for s in states]
 
     def run(
-        self, queue_name: str, *, max_tasks: int = 0, force: bool = False, wait: float = 0
+        self,
+        queue_name: str,
+        *,
+        max_tasks: int = 0,
+        force: bool = False,
+        wait: float = 0,
+        delivery: str | None = None,
     ) -> Released:
         """Release the tasks waiting on a trigger-gated queue (`max_tasks` 0: all).
 
-        With a limit, the ones that should run first are signalled one by one; without
-        one, a batch signal covers every waiting task, and its job id is returned.
+        With a limit, the ones that should run first are released; without one, every
+        waiting task is. A Temporal batch signal does it (its job id is returned), or
+        one signal per task when there is nothing to batch or the server's batch limit
+        is reached. `delivery` names one delivery of a trigger (see `_release`).
         """
 
         async def run(client: Client) -> Released:
-            waiting = await self._waiting(client, queue_name)
-            chosen = [e.id for e in (waiting[:max_tasks] if max_tasks else waiting)]
-            job_id = None
-            if not max_tasks and chosen:
-                job_id = await self._batch_signal(
-                    client, self.query(queue_name=queue_name, waiting=True), force
+            waiting = [e.id for e in await self._waiting(client, queue_name)]
+            chosen = waiting
+            if max_tasks:  # leave out tasks released a moment ago (as run_one does)
+                window = waiting[: max_tasks * 2 + 10]
+                signalled = await asyncio.gather(
+                    *(self._release_signalled(client, i) for i in window)
                 )
-            if job_id is None:
-                await asyncio.gather(*(self._signal(client, i, force) for i in chosen))
-            tasks = await self._finals(client, chosen, wait) if wait else None
-            return Released(task_ids=chosen, count=len(chosen), batch_job_id=job_id, tasks=tasks)
+                chosen = [i for i, done in zip(window, signalled, strict=True) if not done]
+                chosen = chosen[:max_tasks]
+            batch = delivery is not None or (not max_tasks and len(chosen) > 1)
+            released = await self._release(
+                client, chosen, force, f"run:{queue_name}", delivery, batch=batch
+            )
+            return await self._with_finals(client, released, wait)
 
         return self._call(run)
 
-    async def _batch_signal(self, client: Client, query: str, force: bool) -> str | None:
-        [payload] = await client.data_converter.encode([ReleaseInput(force=force)])
-        return await self._start_batch(
-            client,
-            StartBatchOperationRequest(
-                visibility_query=query,
-                reason=f"django-tasks-temporal: release waiting tasks ({query})",
+    def run_one(
+        self, queue_name: str, *, force: bool = False, wait: float = 0, delivery: str | None = None
+    ) -> Released:
+        """Release the waiting task that should run next (highest priority, then oldest)."""
+
+        async def run_one(client: Client) -> Released:
+            for execution in await self._waiting(client, queue_name):
+                # A task released while no worker ran has not updated its search
+                # attribute yet: skip it, so two triggers release two tasks.
+                if await self._release_signalled(client, execution.id):
+                    continue
+                released = await self._release(
+                    client,
+                    [execution.id],
+                    force,
+                    f"run-one:{queue_name}",
+                    delivery,
+                    batch=delivery is not None,
+                )
+                return await self._with_finals(client, released, wait)
+            return Released(task_ids=[], count=0)
+
+        return self._call(run_one)
+
+    async def _with_finals(self, client: Client, released: Released, wait: float) -> Released:
+        if not wait or not released.task_ids:
+            return released
+        tasks = await self._finals(client, released.task_ids, wait)
+        return dataclasses.replace(released, tasks=tasks)
+
+    async def _release(
+        self,
+        client: Client,
+        task_ids: list[str],
+        force: bool,
+        trigger: str,
+        delivery: str | None,
+        *,
+        batch: bool,
+    ) -> Released:
+        """Signal `task_ids`, once per delivery of a trigger.
+
+        A delivery (an Idempotency-Key, or Cloud Scheduler's job name and schedule time)
+        becomes the batch job's id, which Temporal never reuses: a repeated delivery is
+        refused by the server, and answered with what the first one released (kept in
+        the job's `reason`). Without a batch (nothing to batch, or the server's limit of
+        concurrent batch jobs reached) each task gets its own signal.
+        """
+        if not task_ids:
+            return Released(task_ids=[], count=0)
+        job_id = self._job_id(trigger, delivery) if delivery else str(uuid.uuid4())
+        if batch:
+            [payload] = await client.data_converter.encode([ReleaseInput(force=force)])
+            request = StartBatchOperationRequest(
+                namespace=client.namespace,
+                job_id=job_id,
+                executions=[ExecutionRef(workflow_id=i) for i in task_ids],
+                reason=json.dumps({"released": task_ids}),
                 signal_operation=BatchOperationSignal(
                     signal=RELEASE_SIGNAL, identity=IDENTITY, input=Payloads(payloads=[payload])
                 ),
-            ),
-        )
+            )
+            try:
+                await client.workflow_service.start_batch_operation(request)
+                return Released(task_ids=task_ids, count=len(task_ids), batch_job_id=job_id)
+            except RPCError as e:
+                if e.status == RPCStatusCode.ALREADY_EXISTS and delivery:
+                    return await self._first_delivery(client, job_id)
+                if e.status != RPCStatusCode.RESOURCE_EXHAUSTED:
+                    raise
+                logger.warning("Temporal's batch job limit is reached; signalling one by one.")
+        await asyncio.gather(*(self._signal(client, i, force) for i in task_ids))
+        return Released(task_ids=task_ids, count=len(task_ids))
 
-    async def _start_batch(self, client: Client, request: StartBatchOperationRequest) -> str | None:
+    def _job_id(self, trigger: str, delivery: str) -> str:
+        digest = hashlib.sha256(
+            f"{self.backend.alias}|{self.config.task_queue}|{trigger}|{delivery}".encode()
+        ).hexdigest()
+        return f"django-tasks-temporal-{digest[:40]}"
+
+    @staticmethod
+    async def _start_batch(client: Client, request: StartBatchOperationRequest) -> str | None:
         """Start a batch job; None when the server runs its limit of batch jobs already."""
         request.namespace = client.namespace
         request.job_id = str(uuid.uuid4())
@@ -325,21 +411,16 @@ class TaskOperations:
             raise
         return request.job_id
 
-    def run_one(self, queue_name: str, *, force: bool = False, wait: float = 0) -> Released:
-        """Release the waiting task that should run next (highest priority, then oldest)."""
-
-        async def run_one(client: Client) -> Released:
-            for execution in await self._waiting(client, queue_name):
-                # A task released while no worker ran has not updated its search
-                # attribute yet: skip it, so two triggers release two tasks.
-                if await self._release_signalled(client, execution.id):
-                    continue
-                await self._signal(client, execution.id, force)
-                tasks = await self._finals(client, [execution.id], wait) if wait else None
-                return Released(task_ids=[execution.id], count=1, tasks=tasks)
-            return Released(task_ids=[], count=0)
-
-        return self._call(run_one)
+    @staticmethod
+    async def _first_delivery(client: Client, job_id: str) -> Released:
+        job = await client.workflow_service.describe_batch_operation(
+            DescribeBatchOperationRequest(namespace=client.namespace, job_id=job_id)
+        )
+        try:
+            task_ids = [str(i) for i in json.loads(job.reason)["released"]]
+        except (ValueError, KeyError, TypeError):
+            task_ids = []
+        return Released(task_ids=task_ids, count=len(task_ids), batch_job_id=job_id, duplicate=True)
 
     @staticmethod
     async def _release_signalled(client: Client, task_id: str) -> bool:

@@ -217,10 +217,17 @@ class ReleasedSerializer(serializers.Serializer[Any]):
     tasks = TaskSerializer(
         many=True, allow_null=True, help_text="Their states after `wait` seconds (else null)."
     )
+    duplicate = serializers.BooleanField(
+        help_text="A repeated delivery (same Idempotency-Key or Cloud Scheduler run): "
+        "nothing more was released; `released` is what the first delivery released."
+    )
 
 
 class RunOneSerializer(serializers.Serializer[Any]):
     processed = serializers.BooleanField(help_text="False when no task was waiting.")
+    duplicate = serializers.BooleanField(
+        help_text="A repeated delivery: `id` is the task the first delivery released."
+    )
     id = serializers.CharField(allow_null=True)
     task = TaskSerializer(allow_null=True, help_text="Its state after `wait` seconds (else null).")
 

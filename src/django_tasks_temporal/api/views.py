@@ -47,6 +47,15 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Names one delivery: a repeated delivery releases nothing more and answers "
+    "what the first released (`duplicate` is true). Cloud Scheduler's X-CloudScheduler-JobName "
+    "and X-CloudScheduler-ScheduleTime headers serve the same purpose when this is absent.",
+)
+
 COMMON_ERRORS = {
     400: _error("Bad input: `errors` lists the problem of each field."),
     401: _error("No valid OIDC ID token (the response carries `WWW-Authenticate: Bearer`)."),
@@ -94,6 +103,22 @@ class TriggerView(APIView):
         return serializer.validated_data
 
     @staticmethod
+    def delivery(request: Request) -> str | None:
+        """What names one delivery of a trigger, so a repeated one changes nothing:
+        an `Idempotency-Key` header, else Cloud Scheduler's job name and schedule time
+        (the same on each retry of one scheduled run)."""
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            job = request.headers.get("X-CloudScheduler-JobName")
+            when = request.headers.get("X-CloudScheduler-ScheduleTime")
+            key = f"{job}@{when}" if job and when else None
+        if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["Use 1 to 255 printable ASCII characters."]}
+            )
+        return key
+
+    @staticmethod
     def task_id(value: str) -> str:
         if len(value) > MAX_ID_LENGTH or not value.isprintable():
             raise errors.TaskNotFound()
@@ -107,6 +132,7 @@ class TriggerView(APIView):
     "oldest) get a signal each; without, one Temporal batch signal releases them all and "
     "its job id is returned. A future run_after is kept unless `force`.",
     request=RunRequest,
+    parameters=[IDEMPOTENCY_KEY],
     responses={200: ReleasedSerializer, **COMMON_ERRORS},
 )
 class RunView(TriggerView):
@@ -115,7 +141,11 @@ class RunView(TriggerView):
     def post(self, request: Request) -> Response:
         data = self.validated(RunRequest, request.data)
         released = TaskOperations(data["backend"]).run(
-            data["queue_name"], max_tasks=data["max_tasks"], force=data["force"], wait=data["wait"]
+            data["queue_name"],
+            max_tasks=data["max_tasks"],
+            force=data["force"],
+            wait=data["wait"],
+            delivery=self.delivery(request),
         )
         return Response(ReleasedSerializer(released).data)
 
@@ -126,6 +156,7 @@ class RunView(TriggerView):
     description="Highest priority first, then the oldest. `processed` is false when "
     "no task waits.",
     request=RunOneRequest,
+    parameters=[IDEMPOTENCY_KEY],
     responses={200: RunOneSerializer, **COMMON_ERRORS},
 )
 class RunOneView(TriggerView):
@@ -134,10 +165,14 @@ class RunOneView(TriggerView):
     def post(self, request: Request) -> Response:
         data = self.validated(RunOneRequest, request.data)
         released = TaskOperations(data["backend"]).run_one(
-            data["queue_name"], force=data["force"], wait=data["wait"]
+            data["queue_name"],
+            force=data["force"],
+            wait=data["wait"],
+            delivery=self.delivery(request),
         )
         body = {
             "processed": bool(released.task_ids),
+            "duplicate": released.duplicate,
             "id": released.task_ids[0] if released.task_ids else None,
             "task": released.tasks[0] if released.tasks else None,
         }
