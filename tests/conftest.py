@@ -34,6 +34,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os._exit(int(status))
 
 
+# Figures the issues ask a test to print (schemathesis request count, admin list time):
+# shown at the end of every run, whatever pytest's output capture.
+SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SUMMARY:
+        terminalreporter.section("measured")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._exit_status = exitstatus  # type: ignore[attr-defined]
 
