@@ -42,7 +42,7 @@ schema:
     mkdir -p openapi
     cd example && uv run python manage.py spectacular --validate --fail-on-warn --file ../openapi/schema.yaml
 
-# Temporal on PostgreSQL, its UI, the example web app and a worker (docs/deployment.md).
+# Temporal on PostgreSQL, its UI, the example web app and a worker (README.md, "Deployment").
 # A production-like stack with Docker (docker-compose.yml); waits until it is up.
 infra-up:
     docker compose up --detach --build --wait

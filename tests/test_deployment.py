@@ -625,13 +625,13 @@ def test_cloudbuild_creates_or_updates_the_scheduler_job(deploy: Any, job_exists
     ).read_text()
 
 
-# --- docs/deployment.md ----------------------------------------------------------------------
+# --- the README's deployment chapter ---------------------------------------------------
 
 
 def test_deployment_docs_name_every_substitution_step_and_recipe(
     cloudbuild: dict[str, Any],
 ) -> None:
-    docs = (ROOT / "docs" / "deployment.md").read_text()
+    docs = (ROOT / "README.md").read_text()
     for name in cloudbuild["substitutions"]:
         assert f"`{name}`" in docs, name
     for s in cloudbuild["steps"]:

@@ -174,7 +174,7 @@ class TemporalTaskBackend(BaseTaskBackend):
                     raise InvalidBackendOptions(
                         f"The Temporal namespace {config.namespace!r} lacks this backend's "
                         "search attributes; start 'manage.py run_temporal_worker' once (it "
-                        f"registers them) or run: {create_command()}"
+                        f"registers them) or run: {create_command(config.namespace)}"
                     ) from e
                 raise
 

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME",
         help="A Django queue name to serve (repeatable; default: the backend's QUEUES, "
-        "or 'default').",
+        "or 'default' plus OPTIONS['trigger_queues']).",
     )
     parser.add_argument("--max-concurrent-activities", type=_positive_int, default=None,
                         help="How many tasks run at once in this worker, across its queues.")

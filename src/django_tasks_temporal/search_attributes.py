@@ -25,7 +25,7 @@ SEARCH_ATTRIBUTES = {
 }
 
 
-def create_command() -> str:
+def create_command(namespace: str = "default") -> str:
     """The CLI command that registers every attribute (for error messages and the README)."""
     flags = " ".join(f"--name {name} --type {kind}" for name, kind in SEARCH_ATTRIBUTES.items())
-    return f"temporal operator search-attribute create {flags}"
+    return f"temporal operator search-attribute create --namespace {namespace} {flags}"

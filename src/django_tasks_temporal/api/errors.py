@@ -57,6 +57,7 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, SuspiciousOperation):  # e.g. TooManyFieldsSent in a form body
         return exceptions.ParseError("The body could not be read.", "parse_error")
     if isinstance(exc, TemporalUnavailable):
+        logger.warning("The trigger service could not reach Temporal: %s", exc)
         return ServiceUnavailable()
     if isinstance(exc, InvalidBackendOptions):
         logger.error("The trigger service cannot use its backend: %s", exc)

@@ -80,8 +80,9 @@ class TriggerSchema(AutoSchema):
 
     def map_parsers(self) -> list[str]:
         # The parsers also read JSON sent as application/octet-stream or text/plain
-        # (Cloud Scheduler's default); the schema documents the two proper types.
-        return ["application/json", "application/x-www-form-urlencoded"]
+        # (Cloud Scheduler's default); the schema documents the two proper types, JSON
+        # last because openapi-python-client sends the last one listed.
+        return ["application/x-www-form-urlencoded", "application/json"]
 
 
 class TriggerView(APIView):
