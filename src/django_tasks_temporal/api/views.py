@@ -79,10 +79,10 @@ class TriggerSchema(AutoSchema):
         return f"tasks_{endpoint.replace('-', '_')}"
 
     def map_parsers(self) -> list[str]:
-        # The parsers also read JSON sent as application/octet-stream or text/plain
-        # (Cloud Scheduler's default); the schema documents the two proper types, JSON
-        # last because openapi-python-client sends the last one listed.
-        return ["application/x-www-form-urlencoded", "application/json"]
+        # The parsers also accept form bodies, and JSON sent as application/octet-stream
+        # or text/plain (Cloud Scheduler's default). The schema documents JSON only:
+        # generated clients (openapi-python-client) mishandle alternative body types.
+        return ["application/json"]
 
 
 class TriggerView(APIView):
