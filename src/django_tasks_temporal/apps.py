@@ -15,7 +15,6 @@ class DjangoTasksTemporalConfig(AppConfig):
         # imported; make sure `manage.py check` runs ours even if nothing else imports it.
         import django.tasks  # noqa: F401
 
-        # The trigger service's system checks, and its OpenAPI security scheme
-        # (drf-spectacular only knows extensions whose module was imported).
-        import django_tasks_temporal.api.checks
-        import django_tasks_temporal.api.schema  # noqa: F401
+        # The trigger service's system checks (a light import: DRF and google-auth load
+        # only with the URLconf, so workers and commands do not pay for them).
+        import django_tasks_temporal.api.checks  # noqa: F401

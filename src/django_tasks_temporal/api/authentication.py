@@ -19,6 +19,9 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 
+# Registers the OpenAPI security scheme with drf-spectacular, which only knows the
+# extensions whose module was imported: whoever routes to these views has imported this.
+from django_tasks_temporal.api import schema  # noqa: F401
 from django_tasks_temporal.api.certs import CertificatesUnavailable, certificate_cache
 from django_tasks_temporal.api.conf import conf, is_closed
 

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core import checks
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from django_tasks_temporal.api.authentication import OIDCAuthentication
 from django_tasks_temporal.api.conf import problems
 
 
@@ -40,6 +39,9 @@ def trigger_service_mounted() -> bool:
 
 
 def _uses_oidc(patterns: Iterable[URLPattern | URLResolver]) -> bool:
+    # Imported here: the checks module is loaded by apps.ready() in every process.
+    from django_tasks_temporal.api.authentication import OIDCAuthentication
+
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             if _uses_oidc(pattern.url_patterns):
