@@ -11,6 +11,7 @@ from django.tasks import TaskResultStatus
 from django.test import Client, override_settings
 
 from django_tasks_temporal.api.certs import certificate_cache
+from django_tasks_temporal.api.verified_tokens import verified_tokens
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.devserver import free_port
 from tests import tasks
@@ -36,6 +37,7 @@ def certs() -> Iterator[CertsServer]:
         yield server
     server.close()
     certificate_cache.clear()
+    verified_tokens.clear()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from rest_framework.exceptions import NotAuthenticated
 from django_tasks_temporal.api import authentication, certs
 from django_tasks_temporal.api.certs import certificate_cache
 from django_tasks_temporal.api.permissions import EndpointAllowList
+from django_tasks_temporal.api.verified_tokens import verified_tokens
 from tests.oidc import (
     AUDIENCE,
     READER,
@@ -45,8 +46,10 @@ FIXED_DETAILS = {
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
     certificate_cache.clear()
+    verified_tokens.clear()
     yield
     certificate_cache.clear()
+    verified_tokens.clear()
 
 
 class FakeClock:
@@ -468,3 +471,38 @@ def test_the_openapi_schema_declares_the_bearer_scheme(settings):
     }
     assert "Google" in scheme["description"]
     assert schema["paths"]["/protected/status/"]["get"]["security"] == [{"oidcBearer": []}]
+
+
+# -- verified tokens are remembered ---------------------------------------------------
+
+
+def test_a_repeated_token_is_verified_once(client, certs_server, monkeypatch):
+    decoded = []
+    real_decode = authentication.jwt.decode
+    monkeypatch.setattr(
+        authentication.jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k)
+    )
+    token = KEY.sign(claims())
+    for _ in range(5):
+        assert call(client, token).status_code == 200
+    assert len(decoded) == 1
+    assert call(client, token, "status").status_code == 200  # allow-lists still apply
+    assert call(client, token, "undeclared").status_code == 403
+
+
+def test_a_remembered_token_still_expires(client, certs_server, settings):
+    settings.TASKS_API_OIDC_CLOCK_SKEW = 0
+    now = int(time.time())
+    token = KEY.sign(claims(iat=now - 10, exp=now + 1))
+    assert call(client, token).status_code == 200
+    time.sleep(max(0.0, now + 2.3 - time.time()))  # google-auth counts whole seconds
+    assert_refused(call(client, token), 401)
+
+
+def test_a_remembered_token_is_judged_again_when_the_audience_changes(
+    client, certs_server, settings
+):
+    token = KEY.sign(claims())
+    assert call(client, token).status_code == 200
+    settings.TASKS_API_OIDC_AUDIENCES = ["https://elsewhere.test"]
+    assert_refused(call(client, token), 401)

@@ -21,6 +21,7 @@ from django.tasks import TaskResultStatus
 from django.test import override_settings
 
 from django_tasks_temporal.api.certs import certificate_cache
+from django_tasks_temporal.api.verified_tokens import verified_tokens
 from django_tasks_temporal.backend import TemporalTaskBackend
 from tests import tasks
 from tests.conftest import ROOT, SUMMARY, wait_finished, wait_for, wait_visible
@@ -40,6 +41,7 @@ def certs() -> Iterator[CertsServer]:
         yield server
     server.close()
     certificate_cache.clear()
+    verified_tokens.clear()
 
 
 @pytest.fixture

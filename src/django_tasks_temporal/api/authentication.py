@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from django_tasks_temporal.api import schema  # noqa: F401
 from django_tasks_temporal.api.certs import CertificatesUnavailable, certificate_cache
 from django_tasks_temporal.api.conf import conf, is_closed
+from django_tasks_temporal.api.verified_tokens import verified_tokens
 
 logger = logging.getLogger("django_tasks_temporal.api")
 
@@ -103,7 +104,20 @@ class OIDCAuthentication(BaseAuthentication):
 
     def verify(self, token: str) -> Mapping[str, Any]:
         """The token's claims, once every check passed; raises InvalidToken otherwise."""
+        judged_by = (
+            tuple(conf.TASKS_API_OIDC_AUDIENCES),
+            tuple(conf.TASKS_API_OIDC_ISSUERS),
+            conf.TASKS_API_OIDC_CERTS_URL,
+        )
         certs = self._certificates(_unverified_kid(token))
+        known = verified_tokens.get(token, judged_by, certs, conf.TASKS_API_OIDC_CLOCK_SKEW)
+        if known is not None:
+            return known
+        claims = self._verify(token, certs)
+        verified_tokens.put(token, judged_by, certs, claims)
+        return claims
+
+    def _verify(self, token: str, certs: Mapping[str, str]) -> Mapping[str, Any]:
         try:
             claims: Mapping[str, Any] = jwt.decode(  # type: ignore[no-untyped-call]
                 token,
