@@ -70,9 +70,9 @@ def detail(task_id: str) -> str:
     return reverse("admin:django_tasks_temporal_task_change", args=[task_id])
 
 
-def visible(ops: TaskOperations, count: int, **filters: Any) -> None:
+def visible(ops: TaskOperations, count: int, timeout: float = 30, **filters: Any) -> None:
     """Wait until visibility (eventually consistent) lists `count` tasks."""
-    wait_for(lambda: ops.count(ops.query(**filters)) == count)
+    wait_for(lambda: ops.count(ops.query(**filters)) == count, timeout=timeout)
 
 
 def text(response: Any) -> str:
@@ -310,7 +310,7 @@ def test_purge_confirms_with_the_count_then_purges(
     response = operator.post(reverse(PURGE), {"days": 0, "statuses": ["SUCCESSFUL"],
                              "post": "yes"}, follow=True)
     assert "Purging 2 finished tasks (Temporal batch job" in text(response)
-    visible(ops, 1)
+    visible(ops, 1, timeout=90)  # Temporal deletes in the background (30 s+ seen here)
     assert ops.get(waiting.id).status == TaskResultStatus.READY
 
 

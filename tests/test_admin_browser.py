@@ -229,7 +229,7 @@ def test_an_operator_watches_and_manages_tasks(
     confirm(page)
     expect_message(page, "success", "Purging 4 finished tasks (Temporal batch job")
     successful = ops.query(statuses=[TaskResultStatus.SUCCESSFUL])
-    wait_for(lambda: ops.count(successful) == 0, timeout=60)
+    wait_for(lambda: ops.count(successful) == 0, timeout=90)  # a background batch job
     reload_until(page, "#changelist-filter", "Successful (0)")
     expect(row(page, failed.id)).to_be_visible()
 
