@@ -108,8 +108,10 @@ def _back(request: HttpRequest, next_url: str, section: Section) -> str:
     return next_url if next_url and allowed else changelist_url(section)
 
 
-def _waits_for_run_after(summary: TaskSummary | None) -> bool:
-    return bool(summary and summary.run_after and summary.run_after > datetime.now(UTC))
+def _run_after_ahead(summary: TaskSummary | None) -> datetime | None:
+    """The task's run_after, if it is still ahead (a release alone keeps it waiting)."""
+    run_after = summary.run_after if summary else None
+    return run_after if run_after and run_after > datetime.now(UTC) else None
 
 
 def _act(request: HttpRequest, action: TaskAction, ops: TaskOperations, ids: list[str],
@@ -130,10 +132,30 @@ def _act(request: HttpRequest, action: TaskAction, ops: TaskOperations, ids: lis
             messages.warning(request, f"Task “{task_id}” was not changed: {reason}.")
             continue
         messages.success(request, f"Task “{task_id}” {action.done}.")
-        if action.name == "run" and not force and _waits_for_run_after(summary):
-            assert summary is not None and summary.run_after is not None
+        if action.name == "run" and not force and (run_after := _run_after_ahead(summary)):
             messages.info(request, f"Task “{task_id}” still waits for its run_after, "
-                          f"{summary.run_after:%Y-%m-%d %H:%M:%S %Z}.")
+                          f"{run_after:%Y-%m-%d %H:%M:%S %Z}.")
+
+
+def _confirmation(model_admin: TaskAdmin, request: HttpRequest, section: Section,
+                  action: TaskAction, ids: list[str], back: str) -> HttpResponse:
+    """Ask before acting; when the action applies to none of the tasks, say why at once."""
+    summaries = section.ops.get_many(ids)
+    selected = [(i, summaries.get(i), action.refused(summaries.get(i))) for i in ids]
+    if all(reason is not None for _, _, reason in selected):
+        for task_id, _, reason in selected:
+            messages.warning(request, f"Task “{task_id}” was not changed: {reason}.")
+        return HttpResponseRedirect(back)
+    tasks = "the selected task" if len(ids) == 1 else f"the {len(ids)} selected tasks"
+    applicable = [s for _, s, reason in selected if reason is None]
+    context = page_context(
+        model_admin, request, f"{action.label}: are you sure?",
+        question=action.question.format(tasks=tasks), action=action, section=section,
+        selected=selected, next_url=back,
+        offer_force=action.name == "run" and any(_run_after_ahead(s) for s in applicable),
+    )
+    template = "admin/django_tasks_temporal/action_confirmation.html"
+    return TemplateResponse(request, template, context)
 
 
 @shows_problems
@@ -155,27 +177,10 @@ def task_action_view(model_admin: TaskAdmin, request: HttpRequest) -> HttpRespon
         messages.warning(request, "Tasks must be selected in order to perform actions on "
                          "them. No tasks have been changed.")
         return HttpResponseRedirect(back)
-    ops = section.ops
-    if request.method == "POST" and request.POST.get("post") == "yes":
-        _act(request, action, ops, ids, form.cleaned_data["force"])
-        return HttpResponseRedirect(back)
-    summaries = ops.get_many(ids)
-    selected = [(i, summaries.get(i), action.refused(summaries.get(i))) for i in ids]
-    if all(reason is not None for _, _, reason in selected):
-        for task_id, _, reason in selected:
-            messages.warning(request, f"Task “{task_id}” was not changed: {reason}.")
-        return HttpResponseRedirect(back)
-    tasks = "the selected task" if len(ids) == 1 else f"the {len(ids)} selected tasks"
-    context = page_context(
-        model_admin, request, f"{action.label}: are you sure?",
-        question=action.question.format(tasks=tasks),
-        action=action, section=section, selected=selected, next_url=back,
-        offer_force=action.name == "run"
-        and any(_waits_for_run_after(s) for _, s, reason in selected if reason is None),
-    )
-    return TemplateResponse(
-        request, "admin/django_tasks_temporal/action_confirmation.html", context
-    )
+    if request.method != "POST" or request.POST.get("post") != "yes":
+        return _confirmation(model_admin, request, section, action, ids, back)
+    _act(request, action, section.ops, ids, form.cleaned_data["force"])
+    return HttpResponseRedirect(back)
 
 
 @shows_problems
@@ -191,10 +196,12 @@ def purge_view(model_admin: TaskAdmin, request: HttpRequest) -> HttpResponse:
         ops = section.ops
         if request.POST.get("post") == "yes":
             purged = ops.purge(days=days, statuses=statuses, queue_name=queue_name)
-            if purged.matched:
+            if purged.batch_job_id:
                 messages.success(request, f"Purging {purged.matched} finished tasks "
                                  f"(Temporal batch job {purged.batch_job_id}); Temporal deletes "
                                  "them in the background, within about a minute.")
+            elif purged.matched:  # the server ran its limit of batch jobs: deleted one by one
+                messages.success(request, f"Purged {purged.matched} finished tasks.")
             else:
                 messages.info(request, "No finished task matched; nothing was purged.")
             return HttpResponseRedirect(changelist_url(section))
