@@ -28,6 +28,10 @@ demo:
 bench *args:
     uv run python bench/run.py "$@"
 
+# Refresh the admin screenshots in docs/ (a real browser against a live server).
+screenshots:
+    SAVE_SCREENSHOTS=1 uv run pytest tests/test_admin_browser.py -k operator -q
+
 # A worker for the example project (pair with `just devserver`).
 worker *args:
     cd example && uv run python manage.py run_temporal_worker "$@"

@@ -48,4 +48,32 @@ TASKS_API_OIDC_AUDIENCES = ["https://tasks.test"]
 TASKS_API_ALLOWED_EMAILS = ["scheduler@tests.iam.gserviceaccount.com"]
 TASKS_API_ENDPOINT_EMAILS = {"status": ["reader@tests.example"]}
 TASKS_API_OIDC_CERTS_URL = "http://127.0.0.1:9/oauth2/v1/certs"
+
+# The admin pages and their browser tests (appended, so other apps' settings merge easily).
+INSTALLED_APPS += [
+    "django.contrib.admin",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
 STATIC_URL = "static/"

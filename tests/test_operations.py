@@ -7,14 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.tasks import TaskResultStatus
+from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
+from django.test import override_settings
 from django.utils import timezone
 
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.operations import TaskConflict, TaskOperations
 from tests import tasks
-from tests.conftest import wait_finished, wait_for, wait_visible
+from tests.conftest import tasks_setting, wait_finished, wait_for, wait_visible
 
 GATED = "nightly"
 
@@ -186,3 +187,22 @@ def test_list_and_count_through_visibility(
     assert dataclasses.asdict(summaries[bad.id])["errors"][0]["exception_class_path"] == (
         "tests.tasks.TaskBoom"
     )
+
+
+def test_queries_see_only_this_backends_task_queues(
+    temporal_server: Any, backend: TemporalTaskBackend, ops: TaskOperations, worker: Any
+) -> None:
+    """Two projects may share a namespace and a backend alias, never their tasks."""
+    mine = [tasks.add.enqueue(1, 1), gated(tasks.add).enqueue(2, 2)]
+    wait_finished(backend, mine[0].id)
+    wait_for(lambda: ops.count(ops.query()) == 2)
+    with override_settings(TASKS=tasks_setting(temporal_server.target_host)):
+        other_backend = task_backends["default"]
+        assert isinstance(other_backend, TemporalTaskBackend)
+        other = TaskOperations(other_backend)
+        theirs = tasks.add.enqueue(3, 3)
+        wait_for(lambda: other.count(other.query()) == 1)
+        assert [r.id for r in other.list_tasks(other.query()).rows] == [theirs.id]
+        assert other.purge(days=0).matched == 0  # my finished task is not theirs to purge
+    assert {r.id for r in ops.list_tasks(ops.query()).rows} == {r.id for r in mine}
+    assert ops.count_by_status(ops.query()) == {"Completed": 1, "Running": 1}

@@ -1,7 +1,8 @@
-"""The trigger service under tasks/, and protected/<endpoint>/ to test authentication alone."""
+"""The admin, the trigger service under tasks/, and protected/<endpoint>/ (authentication alone)."""
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ protected = [
 ]
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("tasks/", include("django_tasks_temporal.urls")),
     path("protected/", include(protected)),
 ]

@@ -154,6 +154,11 @@ class TaskOperations:
         ]
         if queue_name is not None:
             clauses.append(f"TaskQueue = {_quote(self.config.temporal_task_queue(queue_name))}")
+        else:
+            # Only this backend's task queues: another project (or test) may share the
+            # namespace and the backend alias, but not the task queues.
+            own, others = _quote(self.config.task_queue), _quote(self.config.task_queue + ".")
+            clauses.append(f"(TaskQueue = {own} OR TaskQueue STARTS_WITH {others})")
         if task_path:
             clauses.append(f"{TASK_PATH.name} = {_quote(task_path)}")
         if task_id:
