@@ -512,7 +512,9 @@ class TaskOperations:
                     await client.workflow_service.delete_workflow_execution(
                         DeleteWorkflowExecutionRequest(
                             namespace=client.namespace,
-                            workflow_execution=ExecutionRef(workflow_id=execution.id),
+                            workflow_execution=ExecutionRef(
+                                workflow_id=execution.id, run_id=execution.run_id
+                            ),
                         )
                     )
             return Purged(batch_job_id=job_id, matched=matched)
