@@ -141,7 +141,8 @@ def test_worker_registers_missing_search_attributes():
     from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
 
     with start_dev_server(search_attributes=False) as server:
-        with override_settings(TASKS=tasks_setting(server.target_host)):
+        # A fresh server may take a while to answer on a busy machine.
+        with override_settings(TASKS=tasks_setting(server.target_host, connect_timeout=20)):
             from django.tasks import task_backends
 
             from tests.conftest import ThreadWorker
