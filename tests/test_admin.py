@@ -24,7 +24,7 @@ from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.devserver import DevServer, free_port, start_dev_server
 from django_tasks_temporal.operations import TaskOperations
 from tests import tasks
-from tests.conftest import tasks_setting, wait_finished, wait_for
+from tests.conftest import SUMMARY, tasks_setting, wait_finished, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -414,9 +414,11 @@ def test_the_list_of_1000_tasks_opens_in_under_a_second(
         assert response.status_code == 200
         assert len(response.context["listing"].tasks) == TaskAdmin.list_per_page
     assert "1000 tasks" in text(response)
-    print(f"\nTask list of 1,000 open tasks, {TaskAdmin.list_per_page} per page: server time "
-          f"{', '.join(f'{t * 1000:.0f}' for t in times)} ms "
-          f"(median {statistics.median(times) * 1000:.0f} ms)")
+    SUMMARY.append(
+        f"admin: task list of 1,000 open tasks, {TaskAdmin.list_per_page} per page, server "
+        f"time {', '.join(f'{t * 1000:.0f}' for t in times)} ms "
+        f"(median {statistics.median(times) * 1000:.0f} ms; the bar is 1 s)"
+    )
     for record in caplog.records:
         print("  " + record.getMessage())
     assert statistics.median(times) < 1.0
