@@ -99,6 +99,18 @@ def test_one_slot_means_one_task_at_a_time_across_queues(backend, start_worker):
         assert earlier.finished_at <= later.started_at
 
 
+def test_one_slot_and_an_idle_queue_do_not_starve_the_busy_one(backend, spawn_worker):
+    # The bug this guards: a slot shared through Temporal's slot supplier was reserved
+    # ahead of need by the idle queue's Worker, and the busy queue ran one task, then none.
+    ids = [tasks.sleep.enqueue(0.1).id for _ in range(4)]
+    ids.append(tasks.async_sleep.enqueue(0.1).id)
+    spawn_worker("--queue", "default", "--queue", "idle", "--max-concurrent-activities", "1")
+    results = sorted((wait_finished(backend, i) for i in ids), key=lambda r: r.started_at)
+    assert all(r.status == "SUCCESSFUL" for r in results)
+    for earlier, later in itertools.pairwise(results):
+        assert earlier.finished_at <= later.started_at
+
+
 def test_async_tasks_run_concurrently_on_the_event_loop(backend, worker):
     ids = [tasks.async_sleep.enqueue(1).id for _ in range(10)]
     results = [wait_finished(backend, result_id) for result_id in ids]

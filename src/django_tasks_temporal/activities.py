@@ -128,12 +128,15 @@ class TaskActivities:
     """The activity this worker registers; holds the worker's identity, client and threads."""
 
     def __init__(
-        self, *, worker_id: str, executor: Executor, sender: type, client: Client
+        self, *, worker_id: str, executor: Executor, sender: type, client: Client, slots: int
     ) -> None:
         self.worker_id = worker_id
         self.executor = executor
         self.sender = sender
         self.client = client
+        # How many attempts run at once in this process, whichever queue they came from
+        # (max_concurrent_activities); an attempt waits here for its turn.
+        self.slots = asyncio.Semaphore(slots)
         self._running: set[asyncio.Task[Any]] = set()
         self._abandoned = False
 
@@ -150,7 +153,8 @@ class TaskActivities:
         assert current is not None
         self._running.add(current)
         try:
-            return await self._attempt(attempt)
+            async with self.slots:
+                return await self._attempt(attempt)
         except asyncio.CancelledError:
             if self._abandoned or activity.is_worker_shutdown():
                 raise ApplicationError(

@@ -45,7 +45,6 @@ from django_tasks_temporal.cli import (
 )
 from django_tasks_temporal.exceptions import InvalidBackendOptions, TemporalUnavailable
 from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
-from django_tasks_temporal.slots import SharedSlotSupplier
 from django_tasks_temporal.workflows import RunTaskWorkflow
 
 logger = logging.getLogger("django_tasks_temporal.worker")
@@ -163,14 +162,17 @@ class TemporalTaskWorker:
     ) -> list[Worker]:
         options = self.backend.config
         slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
-        # Attempts run as local activities, from one pool shared by every queue served;
-        # regular activity slots are unused, and bounded the same way for safety.
+        # Attempts run as local activities. Each queue's Worker may start `slots` of them;
+        # the process-wide limit is `TaskActivities.slots`, not a shared slot supplier:
+        # Temporal's core reserves a local-activity slot ahead of need, so an idle queue's
+        # Worker would hold a shared slot forever and starve the busy ones. Regular
+        # activity slots are unused, and bounded the same way for safety.
         tuner = WorkerTuner.create_composite(
             workflow_supplier=FixedSizeSlotSupplier(
                 self.config.max_concurrent_workflow_tasks or DEFAULT_MAX_CONCURRENT_ACTIVITIES
             ),
             activity_supplier=FixedSizeSlotSupplier(slots),
-            local_activity_supplier=SharedSlotSupplier(slots),
+            local_activity_supplier=FixedSizeSlotSupplier(slots),
             nexus_supplier=FixedSizeSlotSupplier(1),
         )
         return [
@@ -216,6 +218,7 @@ class TemporalTaskWorker:
                 executor=executor,
                 sender=type(self.backend),
                 client=client,
+                slots=slots,
             )
             workers = self._workers(activities, workflow_threads)
             runs = [asyncio.create_task(w.run()) for w in workers]
