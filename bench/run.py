@@ -1,6 +1,6 @@
 """Benchmark django-tasks-temporal against the raw temporalio SDK (the ceiling), as ratios.
 
-    uv run python bench/run.py [--tasks 1000] [--quick]
+    uv run python bench/run.py [--tasks 1000] [--quick] [--rss-only]
 
 One dev server for the whole run; each side gets fresh task queues per phase, and worker
 processes (so their RSS can be measured) with the same max_concurrent_activities:
@@ -11,7 +11,9 @@ processes (so their RSS can be measured) with the same max_concurrent_activities
 4. sleep tasks             100 x time.sleep(0.1), worker running before the enqueue
 5. latency                 enqueue -> finished, one at a time, idle worker
 6. get_result              backend.get_result(id)    vs  await handle.describe()
-7. worker RSS              idle (2 s after start) and after the end-to-end tasks
+7. worker RSS              idle (2 s after start) and after the end-to-end tasks: the
+                           median of 5 samples 0.5 s apart, taken the same way on both
+                           sides (--rss-only runs just this and phase 3)
 
 Sequential / paired measurements are interleaved between the two sides (in rounds) so
 that server drift (its SQLite file grows) does not favour either. Results are printed as
@@ -47,6 +49,11 @@ if str(ROOT) not in sys.path:
 import psutil  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
+# Worker RSS, both sides alike: settle, then the median of RSS_SAMPLES readings.
+RSS_SETTLE_IDLE = 2.0  # seconds after the worker reports ready
+RSS_SETTLE_AFTER = 1.0  # seconds after the last task finished
+RSS_SAMPLES = 5
+RSS_INTERVAL = 0.5
 BACKEND_PREFIX = f"bench-{RUN}"  # Temporal queue of Django queue "x": f"{prefix}.x"
 
 
@@ -100,6 +107,16 @@ class WorkerProcess:
 
     def rss(self) -> int:
         return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def rss_median(self, samples: int = RSS_SAMPLES) -> int:
+        """The median of `samples` RSS readings RSS_INTERVAL apart (one reading can catch
+        a transient allocation)."""
+        readings = []
+        for i in range(samples):
+            if i:
+                time.sleep(RSS_INTERVAL)
+            readings.append(self.rss())
+        return int(statistics.median(readings))
 
     def cpu_seconds(self) -> float:
         times = psutil.Process(self.process.pid).cpu_times()
@@ -328,6 +345,9 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
     parser.add_argument(
+        "--rss-only", action="store_true", help="only worker RSS (7) and the end-to-end run (3)"
+    )
+    parser.add_argument(
         "--db-dir",
         default="/dev/shm" if os.path.isdir("/dev/shm") else None,
         help="where the dev server keeps its SQLite file (default: /dev/shm, so that "
@@ -450,6 +470,13 @@ class Bench:
 
     def run(self) -> tuple[list[Row], dict[str, Any]]:
         self.setup()
+        if self.args.rss_only:
+            bw, sw = self.start_workers(self.bq("idle")[0], self.sq("idle"))
+            self.measure_idle_rss(bw, sw)
+            for w in (bw, sw):
+                w.stop()
+            self.end_to_end()
+            return self.rows, self.info
         self.warm_up()
         self.sequential_enqueue()
         self.concurrent_enqueue()
@@ -510,12 +537,7 @@ class Bench:
         b_queue, b_tq = self.bq("live")
         s_tq = self.sq("live")
         bw, sw = self.start_workers(b_queue, s_tq)
-        time.sleep(2.0)
-        self.idle_rss = (bw.rss(), sw.rss())
-        log(
-            f"idle worker RSS: backend {self.idle_rss[0] / 2**20:.1f} MiB, "
-            f"sdk {self.idle_rss[1] / 2**20:.1f} MiB"
-        )
+        self.measure_idle_rss(bw, sw)
 
         n = self.args.latency_tasks
         log(f"5. enqueue-to-finished latency: {n} sequential tasks per side (interleaved)")
@@ -580,6 +602,18 @@ class Bench:
                 log(f"{w.name} worker exited with {code}")
         return b_id, s_id
 
+    def measure_idle_rss(self, bw: WorkerProcess, sw: WorkerProcess) -> None:
+        time.sleep(RSS_SETTLE_IDLE)
+        readings: tuple[list[int], list[int]] = ([], [])
+        for i in range(RSS_SAMPLES):  # interleaved, so both sides see the same moments
+            if i:
+                time.sleep(RSS_INTERVAL)
+            readings[0].append(bw.rss())
+            readings[1].append(sw.rss())
+        b_idle, s_idle = (int(statistics.median(r)) for r in readings)
+        self.idle_rss = (b_idle, s_idle)
+        log(f"idle worker RSS: backend {b_idle / 2**20:.1f} MiB, sdk {s_idle / 2**20:.1f} MiB")
+
     def get_result_latency(self, b_id: str, s_id: str) -> None:
         n = self.args.reads
         log(f"6. reading a finished task: {n} get_result() vs {n} describe()")
@@ -639,8 +673,9 @@ class Bench:
             worker.wait_ready()
             cpu_ready = worker.cpu_seconds()
             self.aw(wait_completed(self.client, tq, n, timeout=240))
-            rss_after = worker.rss()
             cpu_ms = (worker.cpu_seconds() - cpu_ready) * 1000 / n
+            time.sleep(RSS_SETTLE_AFTER)
+            rss_after = worker.rss_median()
             assert worker.ready_at is not None
             seconds = self.aw(last_close_time(self.client, tq)) - worker.ready_at
             events = self.aw(history_length(self.client, first_id))
@@ -678,8 +713,10 @@ class Bench:
             ),
         ]
         self.info["rss note"] = (
-            "idle RSS is measured 2 s after start on the live-phase worker; 'after' on a "
-            "fresh worker of the same command that drained the e2e backlog"
+            f"median of {RSS_SAMPLES} readings {RSS_INTERVAL:g} s apart, both sides alike: "
+            f"idle from {RSS_SETTLE_IDLE:g} s after start, before any task; 'after' "
+            f"from {RSS_SETTLE_AFTER:g} s after the last task on a fresh worker of the same "
+            "command that drained the e2e backlog"
         )
 
 
