@@ -1,6 +1,6 @@
 """Benchmark django-tasks-temporal against the raw temporalio SDK (the ceiling), as ratios.
 
-    uv run python bench/run.py [--tasks 1000] [--quick] [--rss-only]
+    uv run python bench/run.py [--tasks 1000] [--quick] [--rss-only] [--no-http]
 
 One dev server for the whole run; each side gets fresh task queues per phase, and worker
 processes (so their RSS can be measured) with the same max_concurrent_activities:
@@ -14,6 +14,9 @@ processes (so their RSS can be measured) with the same max_concurrent_activities
 7. worker RSS              idle (2 s after start) and after the end-to-end tasks: the
                            median of 5 samples 0.5 s apart, taken the same way on both
                            sides (--rss-only runs just this and phase 3)
+8. HTTP                    GET tasks/status/<id>/ with OIDC verified vs a DRF view of fixed
+                           JSON, both on one gunicorn (bench/http_bench.py); the "vs SDK"
+                           columns hold status/ and the fixed view there
 
 Sequential / paired measurements are interleaved between the two sides (in rounds) so
 that server drift (its SQLite file grows) does not favour either. Results are printed as
@@ -329,6 +332,22 @@ def print_table(rows: list[Row]) -> None:
 # -- the benchmark ----------------------------------------------------------------------
 
 
+def http_rows(target: str, requests: int) -> list[Row]:
+    """8: GET status/<id>/ with OIDC vs a fixed-JSON DRF view, one gunicorn (http_bench.py)."""
+    from bench.http_bench import run_http_bench
+
+    log("8 HTTP: status/<id>/ with OIDC vs a fixed-JSON DRF view")
+    result = run_http_bench(target, f"{BACKEND_PREFIX}-http", requests)
+    if result.errors:
+        raise RuntimeError(f"the HTTP benchmark saw {result.errors} non-200 responses")
+    return [
+        Row("8 HTTP status/<id>/ vs fixed JSON", "req/s", result.status_rps, result.fixed_rps,
+            "status/fixed", True, 0.5),
+        Row("8 HTTP the same, status cache off", "req/s", result.uncached_status_rps,
+            result.uncached_fixed_rps, "status/fixed", None),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1000, help="end-to-end no-op tasks")
@@ -353,6 +372,10 @@ def main() -> int:
         help="where the dev server keeps its SQLite file (default: /dev/shm, so that "
         "disk syncs do not dominate; pass '' for the system temp dir)",
     )
+    parser.add_argument(
+        "--http-requests", type=int, default=1500, help="per URL for the HTTP row (8)"
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP row (8)")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     if args.quick:
@@ -372,6 +395,8 @@ def main() -> int:
         os.environ["TEMPORAL_TARGET_HOST"] = server.target_host
         log(f"dev server on {server.target_host}; backend queues {BACKEND_PREFIX}.*")
         rows, info = Bench(args, server.target_host, workers).run()
+        if not args.rss_only and not args.no_http:
+            rows += http_rows(server.target_host, args.http_requests)
     finally:
         for worker in workers:
             worker.stop()
