@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -10,6 +11,7 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -154,3 +156,21 @@ class CertsServer:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serving_certs(*keys: SigningKey) -> Iterator[CertsServer]:
+    """A certs server for `keys`, made the configured certs URL; caches cleared after."""
+    from django.test import override_settings
+
+    from django_tasks_temporal.api.certs import certificate_cache
+    from django_tasks_temporal.api.verified_tokens import verified_tokens
+
+    server = CertsServer(*keys)
+    try:
+        with override_settings(TASKS_API_OIDC_CERTS_URL=server.url):
+            yield server
+    finally:
+        server.close()
+        certificate_cache.clear()
+        verified_tokens.clear()

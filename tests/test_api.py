@@ -10,13 +10,11 @@ import pytest
 from django.tasks import TaskResultStatus
 from django.test import Client, override_settings
 
-from django_tasks_temporal.api.certs import certificate_cache
-from django_tasks_temporal.api.verified_tokens import verified_tokens
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.devserver import free_port
 from tests import tasks
 from tests.conftest import tasks_setting, wait_finished, wait_for, wait_visible
-from tests.oidc import READER, CertsServer, claims, signing_key
+from tests.oidc import READER, CertsServer, claims, serving_certs, signing_key
 
 GATED = "nightly"
 KEY = signing_key("api-key")
@@ -32,12 +30,8 @@ SCHEDULER_HEADERS = {
 
 @pytest.fixture(scope="module")
 def certs() -> Iterator[CertsServer]:
-    server = CertsServer(KEY)
-    with override_settings(TASKS_API_OIDC_CERTS_URL=server.url):
+    with serving_certs(KEY) as server:
         yield server
-    server.close()
-    certificate_cache.clear()
-    verified_tokens.clear()
 
 
 @pytest.fixture

@@ -18,14 +18,11 @@ from typing import Any
 
 import pytest
 from django.tasks import TaskResultStatus
-from django.test import override_settings
 
-from django_tasks_temporal.api.certs import certificate_cache
-from django_tasks_temporal.api.verified_tokens import verified_tokens
 from django_tasks_temporal.backend import TemporalTaskBackend
 from tests import tasks
 from tests.conftest import ROOT, SUMMARY, wait_finished, wait_for, wait_visible
-from tests.oidc import CertsServer, claims, signing_key
+from tests.oidc import CertsServer, claims, serving_certs, signing_key
 
 SCHEMA = ROOT / "openapi" / "schema.yaml"
 KEY = signing_key("openapi-key")
@@ -36,12 +33,8 @@ MIN_SCHEMATHESIS_REQUESTS = 1000
 
 @pytest.fixture(scope="module")
 def certs() -> Iterator[CertsServer]:
-    server = CertsServer(KEY)
-    with override_settings(TASKS_API_OIDC_CERTS_URL=server.url):
+    with serving_certs(KEY) as server:
         yield server
-    server.close()
-    certificate_cache.clear()
-    verified_tokens.clear()
 
 
 @pytest.fixture
