@@ -148,7 +148,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
             "not_a_server_error,status_code_conformance,content_type_conformance,"
             "response_schema_conformance,response_headers_conformance",
             "--max-examples",
-            "100",
+            "130",
             "--seed",
             "1",
             "--workers",
