@@ -84,11 +84,13 @@ def test_run_with_a_limit_releases_in_priority_order(
 ) -> None:
     first = gated(tasks.add, priority=90).enqueue(1, 1)
     second = gated(tasks.add, priority=10).enqueue(1, 1)
-    gated(tasks.add, priority=-90).enqueue(1, 1)
+    third = gated(tasks.add, priority=-90).enqueue(1, 1)
     wait_visible(backend, 3, queue_name=GATED, waiting=True)
     released = ops.run(GATED, max_tasks=2)
     assert released.task_ids == [first.id, second.id]
     assert released.batch_job_id is None
+    # No worker runs, so both still wait in visibility: the next release skips them.
+    assert ops.run(GATED, max_tasks=2).task_ids == [third.id]
 
 
 def test_release_keeps_run_after_unless_forced(

@@ -23,7 +23,7 @@ from django_tasks_temporal import client as temporal
 from django_tasks_temporal.exceptions import InvalidBackendOptions
 from django_tasks_temporal.options import BackendOptions, parse_options
 from django_tasks_temporal.payloads import WORKFLOW_NAME, RetryPolicyInput, RunTaskInput
-from django_tasks_temporal.results import NotATask, fetch_task_state, to_task_result
+from django_tasks_temporal.results import read_task_state, to_task_result
 from django_tasks_temporal.search_attributes import (
     TASK_BACKEND,
     TASK_PATH,
@@ -224,15 +224,7 @@ class TemporalTaskBackend(BaseTaskBackend):
 
     def _reader(self, result_id: str) -> Callable[[Client], Awaitable[AnyTaskResult]]:
         async def read(client: Client) -> AnyTaskResult:
-            try:
-                state = await fetch_task_state(client, result_id)
-            except NotATask:
-                raise TaskResultDoesNotExist(result_id) from None
-            except RPCError as e:
-                if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                    raise TaskResultDoesNotExist(result_id) from None
-                raise
-            return to_task_result(state, self.alias)
+            return to_task_result(await read_task_state(client, result_id), self.alias)
 
         return read
 

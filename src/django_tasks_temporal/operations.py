@@ -39,10 +39,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from django_tasks_temporal import client as temporal
 from django_tasks_temporal.payloads import RELEASE_SIGNAL, WORKFLOW_NAME, ReleaseInput
 from django_tasks_temporal.results import (
-    NotATask,
     TaskState,
     TaskSummary,
-    fetch_task_state,
+    read_task_state,
     summarize_state,
 )
 from django_tasks_temporal.search_attributes import (
@@ -122,7 +121,7 @@ def _quote(value: str) -> str:
 class TaskOperations:
     """The trigger and management operations on one backend's tasks.
 
-    Sync methods suit Django views and the admin; each has an async twin.
+    Sync methods, for Django views and the admin (both synchronous).
     """
 
     def __init__(self, backend: TemporalTaskBackend) -> None:
@@ -132,8 +131,6 @@ class TaskOperations:
     def _call[T](self, fn: Callable[[Client], Awaitable[T]]) -> T:
         return temporal.call(self.config, fn)
 
-    async def _acall[T](self, fn: Callable[[Client], Awaitable[T]]) -> T:
-        return await temporal.acall(self.config, fn)
 
     # -- queries --------------------------------------------------------------------
 
@@ -227,23 +224,13 @@ class TaskOperations:
     # -- reading one task -----------------------------------------------------------
 
     async def _state(self, client: Client, task_id: str) -> TaskState:
-        try:
-            state = await fetch_task_state(client, task_id)
-        except NotATask:
-            raise TaskResultDoesNotExist(task_id) from None
-        except RPCError as e:
-            if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                raise TaskResultDoesNotExist(task_id) from None
-            raise
+        state = await read_task_state(client, task_id)
         if state.input.backend != self.backend.alias:
             raise TaskResultDoesNotExist(task_id)
         return state
 
-    async def aget(self, task_id: str) -> TaskSummary:
-        """The task as plain data; `TaskResultDoesNotExist` for an unknown id."""
-        return summarize_state(await self._acall(lambda c: self._state(c, task_id)))
-
     def get(self, task_id: str) -> TaskSummary:
+        """The task as plain data; `TaskResultDoesNotExist` for an unknown id."""
         return summarize_state(self._call(lambda c: self._state(c, task_id)))
 
     def get_many(self, task_ids: Sequence[str]) -> dict[str, TaskSummary]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils.module_loading import import_string
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, TimeoutType
@@ -25,6 +26,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from django_tasks_temporal.payloads import (
     ATTEMPTS_MEMO,
@@ -170,6 +172,18 @@ async def fetch_task_state(client: Client, workflow_id: str) -> TaskState:
             return await _replay(client.data_converter, workflow_id, history.events)
         _apply_pending(state, description)
     return state
+
+
+async def read_task_state(client: Client, workflow_id: str) -> TaskState:
+    """`fetch_task_state`, with an unknown or malformed id as `TaskResultDoesNotExist`."""
+    try:
+        return await fetch_task_state(client, workflow_id)
+    except NotATask:
+        raise TaskResultDoesNotExist(workflow_id) from None
+    except RPCError as e:
+        if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise TaskResultDoesNotExist(workflow_id) from None
+        raise
 
 
 async def _replay(
