@@ -506,3 +506,13 @@ def test_a_remembered_token_is_judged_again_when_the_audience_changes(
     assert call(client, token).status_code == 200
     settings.TASKS_API_OIDC_AUDIENCES = ["https://elsewhere.test"]
     assert_refused(call(client, token), 401)
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(
+    client, certs_server, clock
+):
+    token = KEY.sign(claims())
+    assert call(client, token).status_code == 200
+    certs_server.keys = [OTHER_KEY]  # Google stopped publishing the token's key
+    clock.now += 300  # the certificates expire and are fetched again
+    assert_refused(call(client, token), 401)

@@ -106,6 +106,8 @@ def test_release_keeps_run_after_unless_forced(
     assert summary.status == TaskResultStatus.READY
     assert not summary.waiting_for_trigger
     assert summary.run_after == later
+    # Released, it no longer counts as waiting for a trigger (DjangoTaskState RELEASED).
+    wait_for(lambda: ops.count(ops.query(queue_name=GATED, waiting=True)) == 0)
 
 
 def test_execute_refuses_what_does_not_apply(
