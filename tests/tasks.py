@@ -103,3 +103,14 @@ def connection_state() -> dict[str, bool]:
     was_closed = connection.connection is None
     User.objects.count()
     return {"was_closed": was_closed}
+
+
+@task
+def noop() -> None:
+    return None
+
+
+@task
+def sleep_then_return(seconds: float, value: Any) -> Any:
+    time.sleep(seconds)
+    return value

@@ -10,13 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django_tasks_temporal.backend import TemporalTask, TemporalTaskBackend
+    from django_tasks_temporal.waiting import await_result, wait_result
 
-__all__ = ["TemporalTask", "TemporalTaskBackend"]
+__all__ = ["TemporalTask", "TemporalTaskBackend", "await_result", "wait_result"]
+
+_EXPORTS = {
+    "TemporalTask": "backend",
+    "TemporalTaskBackend": "backend",
+    "await_result": "waiting",
+    "wait_result": "waiting",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from django_tasks_temporal import backend
+    if name in _EXPORTS:
+        from importlib import import_module
 
-        return getattr(backend, name)
+        module = import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

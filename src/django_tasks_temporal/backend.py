@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from django_tasks_temporal import client as temporal
 from django_tasks_temporal.exceptions import InvalidBackendOptions
 from django_tasks_temporal.options import BackendOptions, parse_options
 from django_tasks_temporal.payloads import WORKFLOW_NAME, RetryPolicyInput, RunTaskInput
-from django_tasks_temporal.results import read_task_state, to_task_result
+from django_tasks_temporal.results import read_task_state, to_task_result, wait_closed
 from django_tasks_temporal.search_attributes import (
     TASK_BACKEND,
     TASK_PATH,
@@ -237,6 +238,39 @@ class TemporalTaskBackend(BaseTaskBackend):
         if not isinstance(result_id, str) or not result_id:
             raise TaskResultDoesNotExist(result_id)
         return await temporal.acall(self._usable_config(), self._reader(result_id))
+
+    # -- waiting --------------------------------------------------------------------
+
+    def _waiter(
+        self, result_id: str, timeout: float | None
+    ) -> Callable[[Client], Awaitable[AnyTaskResult]]:
+        async def wait(client: Client) -> AnyTaskResult:
+            try:
+                await asyncio.wait_for(wait_closed(client, result_id), timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"Task {result_id!r} did not finish within {timeout:g}s."
+                ) from None
+            return to_task_result(await read_task_state(client, result_id), self.alias)
+
+        return wait
+
+    def wait_result(self, result_id: str, *, timeout: float | None = None) -> AnyTaskResult:
+        """Block until the task has finished (one long poll), then read it.
+
+        Raises `TimeoutError` after `timeout` seconds (None: no limit) and
+        `TaskResultDoesNotExist` for an unknown id.
+        """
+        if not isinstance(result_id, str) or not result_id:
+            raise TaskResultDoesNotExist(result_id)
+        return temporal.call(self._usable_config(), self._waiter(result_id, timeout))
+
+    async def await_result(
+        self, result_id: str, *, timeout: float | None = None
+    ) -> AnyTaskResult:
+        if not isinstance(result_id, str) or not result_id:
+            raise TaskResultDoesNotExist(result_id)
+        return await temporal.acall(self._usable_config(), self._waiter(result_id, timeout))
 
     # -- cancel ---------------------------------------------------------------------
 

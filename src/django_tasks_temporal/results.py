@@ -23,7 +23,11 @@ from django.utils.module_loading import import_string
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, TimeoutType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowExecutionDescription
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowHistoryEventFilterType,
+)
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -180,6 +184,25 @@ async def read_task_state(client: Client, workflow_id: str) -> TaskState:
         return await fetch_task_state(client, workflow_id)
     except NotATask:
         raise TaskResultDoesNotExist(workflow_id) from None
+    except RPCError as e:
+        if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise TaskResultDoesNotExist(workflow_id) from None
+        raise
+
+
+async def wait_closed(client: Client, workflow_id: str) -> None:
+    """Return once the task's current run has closed: a long poll for its close event.
+
+    The server holds each poll for up to ~20 s and then answers with no event and a page
+    token; the iterator polls again with it, so this is a handful of calls an hour.
+    """
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        async for _ in handle.fetch_history_events(
+            wait_new_event=True,
+            event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT,
+        ):
+            return
     except RPCError as e:
         if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise TaskResultDoesNotExist(workflow_id) from None
