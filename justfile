@@ -36,10 +36,9 @@ screenshots:
 worker *args:
     cd example && uv run python manage.py run_temporal_worker "$@"
 
-# A Temporal dev server in the foreground, state in .demo/, Web UI on ui_port.
+# A Temporal dev server in the foreground (Ctrl-C stops it), state in .demo/, Web UI on ui_port.
 devserver port="7233" ui_port="8233":
-    mkdir -p .demo
-    uv run python -c 'import os, sys; from django_tasks_temporal.devserver import start_dev_server_command as command; argv = command(int(sys.argv[1]), sys.argv[2], ui_port=int(sys.argv[3])); print(" ".join(argv), flush=True); os.execv(argv[0], argv)' "{{ port }}" .demo/devserver.db "{{ ui_port }}"
+    uv run python -m django_tasks_temporal devserver --port "{{ port }}" --ui-port "{{ ui_port }}" --db-filename .demo/devserver.db
 
 # Regenerate openapi/schema.yaml (drf-spectacular, validated, warnings are errors).
 schema:
