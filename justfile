@@ -20,6 +20,12 @@ lint:
     uv run ruff check .
     uv run mypy
 
+# Build the documentation site into docs/_build/html; a warning or a broken internal link
+# (page or heading anchor) fails it. External links are not checked (no internet here).
+docs:
+    uv run sphinx-build -W --keep-going -n -q -b html docs docs/_build/html
+    @echo "Documentation: docs/_build/html/index.html"
+
 # The demo: a Temporal dev server, a worker and real tasks (no Docker).
 demo:
     uv run python example/demo.py
@@ -45,7 +51,7 @@ schema:
     mkdir -p openapi
     cd example && uv run python manage.py spectacular --validate --fail-on-warn --file ../openapi/schema.yaml
 
-# Temporal on PostgreSQL, its UI, the example web app and a worker (README.md, "Deployment").
+# Temporal on PostgreSQL, its UI, the example web app and a worker (docs/deployment.md).
 # A production-like stack with Docker (docker-compose.yml); waits until it is up.
 infra-up:
     docker compose up --detach --build --wait
