@@ -198,7 +198,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     ui.add_argument("--headless", action="store_true", help="Run without the Web UI.")
     parser.add_argument(
-        "--db-filename", type=db_filename, default=DEFAULT_DB_FILENAME, metavar="FILE",
+        "--db-filename", type=state_file_name, default=DEFAULT_DB_FILENAME, metavar="FILE",
         help=f"The SQLite file that keeps the server's state across restarts; its "
         f"directory is created if missing (default: {DEFAULT_DB_FILENAME}).",
     )
@@ -215,7 +215,7 @@ def port_number(value: str) -> int:
     return port
 
 
-def db_filename(value: str) -> str:
+def state_file_name(value: str) -> str:
     """argparse type: a file path that is not empty and not a directory."""
     if not value.strip():
         raise argparse.ArgumentTypeError(f"expected a file name, got {value!r}")
