@@ -207,3 +207,17 @@ def wait_visible(backend: TemporalTaskBackend, count: int, **query: Any) -> None
 
     ops = TaskOperations(backend)
     wait_for(lambda: ops.count(ops.query(**query)) == count, timeout=30, interval=0.1)
+
+
+def print_history(backend: TemporalTaskBackend, task_id: str) -> None:
+    """Print a task's history (a debugging aid for failing tests)."""
+    from django_tasks_temporal import client as temporal
+
+    async def fetch(client: Any) -> Any:
+        return await client.get_workflow_handle(task_id).fetch_history()
+
+    history = temporal.call(backend.config, fetch)
+    start = history.events[0].event_time.ToDatetime()
+    for event in history.events:
+        offset = (event.event_time.ToDatetime() - start).total_seconds()
+        print(f"{event.event_id:3} {offset:7.3f} {event.EventType.Name(event.event_type)}")

@@ -134,8 +134,9 @@ def test_a_task_that_keeps_losing_its_worker_is_failed(backend, spawn_worker, tm
     spawn_worker("--identity", "second")
     result = wait_finished(backend, enqueued.id, timeout=30)
     assert result.status == TaskResultStatus.FAILED
-    assert result.worker_ids == ["first", "second"]
-    assert [e.exception_class for e in result.errors] == [WorkerLost, WorkerLost]
+    assert result.worker_ids == ["first"]
+    assert [e.exception_class for e in result.errors] == [WorkerLost]
+    assert "Worker 'first' stopped" in result.errors[-1].traceback
     assert "max_lost_attempts is 0" in result.errors[-1].traceback
     assert started_attempts(gate) == 1  # never run a second time
 

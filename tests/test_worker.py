@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.tasks import TaskResultStatus
 from django.test import override_settings
 
-from django_tasks_temporal.exceptions import WorkerLost
+from django_tasks_temporal.exceptions import WorkerShutDown
 from tests import tasks
 from tests.conftest import (
     ROOT,
@@ -49,13 +49,18 @@ def test_task_cut_short_by_shutdown_runs_again_elsewhere(backend, spawn_worker, 
     wait_for(lambda: started_attempts(gate) == 1, timeout=30)
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=30) == 0
+    handed_back = backend.get_result(enqueued.id)
     spawn_worker("--identity", "staying")
     wait_for(lambda: started_attempts(gate) == 2, timeout=30)
     open(gate, "w").close()
     result = wait_finished(backend, enqueued.id)
+    # Handed back at once (not after a heartbeat timeout), and not counted as a failure.
+    assert handed_back.status == TaskResultStatus.READY
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.worker_ids == ["leaving", "staying"]
-    assert [e.exception_class for e in result.errors] == [WorkerLost]
+    [error] = result.errors
+    assert error.exception_class is WorkerShutDown
+    assert "Worker 'leaving' shut down before the attempt finished" in error.traceback
 
 
 def test_second_signal_exits_at_once(backend, spawn_worker, tmp_path):

@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from django_tasks_temporal.backend import TemporalTask, TemporalTaskBackend
+    from django_tasks_temporal.backend import TemporalTaskBackend
+    from django_tasks_temporal.tasks import TemporalTask, task
     from django_tasks_temporal.waiting import await_result, wait_result
 
-__all__ = ["TemporalTask", "TemporalTaskBackend", "await_result", "wait_result"]
+__all__ = ["TemporalTask", "TemporalTaskBackend", "await_result", "task", "wait_result"]
 
 _EXPORTS = {
-    "TemporalTask": "backend",
+    "TemporalTask": "tasks",
+    "task": "tasks",
     "TemporalTaskBackend": "backend",
     "await_result": "waiting",
     "wait_result": "waiting",

@@ -1,11 +1,18 @@
-"""Runs one attempt of a Django task inside the worker: import, call, signals, DB, errors.
+"""The worker's activities: run one attempt of a Django task, and answer for it later.
 
-The activity never raises for the task's own exceptions: it returns them as data, with
-the dotted class path and the real traceback, and the workflow decides about retries.
-Sync tasks run in the worker's thread pool (truly in parallel, each with Django's
-connection hygiene around it); async tasks run on the worker's event loop. It runs as a
-local activity, in the worker holding the workflow task; see `workflows.py` for how a
-worker that dies mid-attempt is noticed and its attempt recorded.
+`run_task_attempt` imports the task, sends Django's signals, calls the function (sync
+functions in the worker's thread pool, truly in parallel, with Django's connection
+hygiene around them; async ones on the worker's event loop) and returns its outcome as
+data: the task's own exceptions never fail the activity, the workflow decides about
+retries. While the function runs, the activity heartbeats; a cancel arrives the same
+way. An attempt is cut short by its timeout, a cancel or the worker's shutdown; a sync
+function then runs on in its thread, holding its body slot (see `slots.py`), and its
+outcome and signals are dropped (see `attempts.py`).
+
+If the server stops hearing from an attempt (an outage, a network cut), the attempt
+runs to its end anyway, and the workflow asks this worker for its outcome through
+`recover_attempt`, on a task queue only this worker polls. `find_attempt_holder` (a
+local activity) reads from the history which worker that is.
 """
 
 from __future__ import annotations
@@ -14,292 +21,273 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import Executor
-from dataclasses import replace
 from datetime import UTC, datetime
 from inspect import iscoroutinefunction
-from traceback import format_exception
-from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
-from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
-from django.tasks.base import TaskError
 from django.tasks.signals import task_finished, task_started
-from django.utils.json import normalize_json
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
+from django_tasks_temporal.attempts import Attempt, AttemptRegistry
 from django_tasks_temporal.exceptions import TaskCancelled, TaskTimedOut
 from django_tasks_temporal.payloads import (
     ACTIVITY_NAME,
+    FIND_HOLDER_ACTIVITY,
+    RECOVER_ACTIVITY,
     WORKER_SHUTDOWN_ERROR,
-    AttemptRecord,
+    AttemptHolder,
     AttemptResult,
-    ErrorRecord,
+    FindHolderInput,
+    RecoverAttemptInput,
+    RecoverAttemptResult,
     RunAttemptInput,
 )
-from django_tasks_temporal.results import (
-    build_task_result,
-    load_task,
-    lost_attempts,
-    parse_time,
-    summarize,
-)
-from django_tasks_temporal.workflows import WORKER_LOST, is_lost, lost_attempt
+from django_tasks_temporal.slots import BodySlots
+from django_tasks_temporal.tasks import load_task
 
-if TYPE_CHECKING:
-    AnyTask = Task[..., Any]
-    AnyTaskResult = TaskResult[..., Any]
-
-logger = logging.getLogger(__name__)
-
-
-def _error(e: BaseException) -> ErrorRecord:
-    cls = type(e)
-    return ErrorRecord(
-        exception_class_path=f"{cls.__module__}.{cls.__qualname__}",
-        traceback="".join(format_exception(e)),
-    )
-
-
-class _Attempt:
-    """One attempt's bookkeeping: the TaskResult the task and the signals see."""
-
-    def __init__(self, attempt: RunAttemptInput, worker_id: str) -> None:
-        self.input = attempt
-        self.worker_id = worker_id
-        self.started_at = datetime.now(UTC)
-        self.task: AnyTask | None = None
-        self.result: AnyTaskResult | None = None
-
-    def load(self) -> tuple[AnyTask, AnyTaskResult]:
-        self.task = load_task(self.input.task, self.input.task.backend)
-        records = [
-            *self.input.previous_attempts,
-            AttemptRecord(worker_id=self.worker_id, started_at=self.started_at.isoformat()),
-        ]
-        self.result = build_task_result(
-            self.task,
-            summarize(
-                id=self.input.workflow_id,
-                task_input=self.input.task,
-                status=TaskResultStatus.RUNNING,
-                enqueued_at=parse_time(self.input.task.enqueued_at),
-                attempts=records,
-            ),
-        )
-        return self.task, self.result
-
-    def call_args(self) -> tuple[list[Any], dict[str, Any]]:
-        assert self.task is not None and self.result is not None
-        args = list(self.input.task.args)
-        if self.task.takes_context:
-            args.insert(0, TaskContext(task_result=self.result))
-        return args, dict(self.input.task.kwargs)
-
-    def finish(self, value: Any = None, error: BaseException | None = None) -> AttemptResult:
-        finished_at = datetime.now(UTC)
-        if self.result is not None:
-            status = TaskResultStatus.FAILED if error else TaskResultStatus.SUCCESSFUL
-            object.__setattr__(self.result, "status", status)
-            object.__setattr__(self.result, "finished_at", finished_at)
-            object.__setattr__(self.result, "_return_value", value)
-        record = _error(error) if error is not None else None
-        if self.result is not None and record is not None:
-            self.result.errors.append(
-                TaskError(
-                    exception_class_path=record.exception_class_path,
-                    traceback=record.traceback,
-                )
-            )
-        return AttemptResult(
-            worker_id=self.worker_id,
-            started_at=self.started_at.isoformat(),
-            finished_at=finished_at.isoformat(),
-            succeeded=error is None,
-            return_value=value,
-            error=record,
-        )
+logger = logging.getLogger("django_tasks_temporal.attempts")
 
 
 class TaskActivities:
-    """The activity this worker registers; holds the worker's identity, client and threads."""
+    """The activities this worker registers; holds its identity, client, threads and slots."""
 
     def __init__(
-        self, *, worker_id: str, executor: Executor, sender: type, client: Client, slots: int
+        self,
+        *,
+        worker_id: str,
+        executor: Executor,
+        sender: type,
+        client: Client,
+        bodies: BodySlots,
+        max_value_size: int,
     ) -> None:
         self.worker_id = worker_id
         self.executor = executor
         self.sender = sender
         self.client = client
-        # How many attempts run at once in this process, whichever queue they came from
-        # (max_concurrent_activities); an attempt waits here for its turn.
-        self.slots = asyncio.Semaphore(slots)
-        self._running: set[asyncio.Task[Any]] = set()
-        self._abandoned = False
+        self.bodies = bodies
+        self.max_value_size = max_value_size
+        self.registry = AttemptRegistry()
+        self.started_at = datetime.now(UTC)
 
-    def abandon_running(self) -> None:
-        """Stop waiting for running attempts (shutdown grace is over): they run again
-        on another worker, and a sync task's thread is left to die with the process."""
-        self._abandoned = True
-        for running in self._running:
-            running.cancel()
+    # -- one attempt -------------------------------------------------------------------
 
     @activity.defn(name=ACTIVITY_NAME)
-    async def run_task_attempt(self, attempt: RunAttemptInput) -> AttemptResult:
-        current = asyncio.current_task()
-        assert current is not None
-        self._running.add(current)
+    async def run_task_attempt(self, request: RunAttemptInput) -> AttemptResult:
+        attempt = Attempt(request, self.worker_id, self.max_value_size)
+        outcome = attempt.finished = asyncio.ensure_future(self._run(attempt))
+        self.registry.running[attempt.key] = attempt
+        heartbeats = asyncio.create_task(_heartbeat(request.task.heartbeat_timeout))
         try:
-            async with self.slots:
-                return await self._attempt(attempt)
-        except asyncio.CancelledError:
-            if self._abandoned or activity.is_worker_shutdown():
+            while True:
+                try:
+                    return await asyncio.shield(outcome)
+                except asyncio.CancelledError:
+                    if not _server_gave_up():
+                        break
+                    # The server stopped waiting for this attempt (its heartbeats did not
+                    # reach it): finish it anyway, for the workflow's recovery question.
+            if activity.is_worker_shutdown():
+                await self._abandon(attempt, None)
                 raise ApplicationError(
-                    f"Worker {self.worker_id!r} shut down before the attempt finished.",
+                    f"Worker {self.worker_id!r} shut down before the attempt finished; "
+                    "it runs again on another worker.",
                     type=WORKER_SHUTDOWN_ERROR,
                     non_retryable=True,
-                ) from None
-            raise
+                )
+            await self._abandon(attempt, TaskCancelled("The task was cancelled while it ran."))
+            raise asyncio.CancelledError
         finally:
-            self._running.discard(current)
+            heartbeats.cancel()
 
-    async def _attempt(self, attempt: RunAttemptInput) -> AttemptResult:
-        lost = await find_lost_attempts(self.client, attempt)
-        if lost:
-            attempt = replace(attempt, previous_attempts=[*attempt.previous_attempts, *lost])
-        if sum(map(is_lost, attempt.previous_attempts)) > attempt.task.max_lost_attempts:
-            return replace(self._give_up(attempt), lost_attempts=lost)
-        state = _Attempt(attempt, self.worker_id)
+    async def _run(self, attempt: Attempt) -> AttemptResult:
+        await self.bodies.acquire()
+        attempt.started_at = datetime.now(UTC)  # when its function starts, not its activity
         try:
-            result = await asyncio.wait_for(self._run(state), attempt.task.timeout)
-        except TimeoutError:
-            result = state.finish(
-                error=TaskTimedOut(
-                    f"The attempt exceeded its timeout of {attempt.task.timeout:g}s."
+            function: asyncio.Future[None] = (
+                asyncio.ensure_future(self._call_async(attempt))
+                if _is_async(attempt)
+                else asyncio.get_running_loop().run_in_executor(
+                    self.executor, self._call_sync, attempt
                 )
             )
-            await self._send_finished(state)
-        except asyncio.CancelledError:
-            if not (self._abandoned or activity.is_worker_shutdown()):
-                state.finish(error=TaskCancelled("The attempt was cancelled."))
-                await self._send_finished(state)
+        except BaseException:
+            self.bodies.release(abandoned=False)
             raise
-        return replace(result, lost_attempts=lost)
+        attempt.function = function
+        # The slot is free only when the function has returned, whatever ended the attempt.
+        function.add_done_callback(lambda _: self.bodies.release(abandoned=attempt.abandoned))
+        done, _ = await asyncio.wait({function}, timeout=attempt.timeout)
+        if not done:
+            error = TaskTimedOut(f"The attempt exceeded its timeout of {attempt.timeout:g}s.")
+            await self._abandon(attempt, error)
+            await asyncio.wait({function})  # the outcome is known; the slot waits
+        elif (bug := function.exception()) is not None:
+            raise bug
+        assert attempt.outcome is not None
+        self.registry.finished(attempt, attempt.outcome)
+        return attempt.outcome
 
-    async def _send_finished(self, state: _Attempt) -> None:
-        """`task_finished` for an attempt cut short (timeout, cancel) outside the task."""
-        if state.result is not None:
+    async def _abandon(self, attempt: Attempt, error: BaseException | None) -> None:
+        """End the attempt while its function may run on: `error` is its outcome (and
+        `task_finished` is sent), or None to drop it silently (the worker shuts down)."""
+        function = attempt.function
+        if function is not None and not function.done() and not attempt.abandoned:
+            attempt.abandoned = True
+            self.bodies.abandon()
+            function.cancel()  # interrupts an async function; a thread runs on
+        claimed = attempt.claim(error=error or TaskCancelled("The worker shut down."))
+        if claimed and error is not None:
+            if attempt.retried:
+                attempt.log_retry()
+            await self._send_finished(attempt)
+
+    async def _send_finished(self, attempt: Attempt) -> None:
+        if attempt.result is not None:
             with contextlib.suppress(Exception):
-                await task_finished.asend(sender=self.sender, task_result=state.result)
+                await task_finished.asend(sender=self.sender, task_result=attempt.result)
 
-    async def _run(self, state: _Attempt) -> AttemptResult:
-        if _is_async(state.input):
-            return await self._run_async(state)
-        # A sync task cannot be interrupted: after a timeout or cancel its thread runs on
-        # and its outcome is ignored.
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._run_sync, state)
-
-    def _give_up(self, attempt: RunAttemptInput) -> AttemptResult:
-        now = datetime.now(UTC).isoformat()
-        lost = sum(map(is_lost, attempt.previous_attempts))
-        return AttemptResult(
-            worker_id=self.worker_id,
-            started_at=now,
-            finished_at=now,
-            succeeded=False,
-            error=ErrorRecord(
-                exception_class_path=WORKER_LOST,
-                traceback=f"Not run again: {lost} workers were lost running this task "
-                f"(max_lost_attempts is {attempt.task.max_lost_attempts}).\n",
-            ),
-        )
-
-    def _run_sync(self, state: _Attempt) -> AttemptResult:
+    def _call_sync(self, attempt: Attempt) -> None:
         close_old_connections()
         try:
-            return self._call(state)
+            try:
+                task = attempt.load()
+                task_started.send(sender=self.sender, task_result=attempt.result)
+                args, kwargs = attempt.call_args()
+                value = attempt.checked_value(task.func(*args, **kwargs))
+            except BaseException as e:
+                if not attempt.claim(error=e):
+                    return
+                if not attempt.retried:
+                    # Inside the handler: Django's task log line carries the traceback.
+                    self._finished_sync(attempt)
+                    return
+            else:
+                if not attempt.claim(value=value):
+                    return
+            if attempt.retried:
+                attempt.log_retry()
+            self._finished_sync(attempt)
         finally:
             close_old_connections()
 
-    def _call(self, state: _Attempt) -> AttemptResult:
-        try:
-            task, result = state.load()
-            task_started.send(sender=self.sender, task_result=result)
-            args, kwargs = state.call_args()
-            value = normalize_json(task.func(*args, **kwargs))
-        except BaseException as e:
-            outcome = state.finish(error=e)
-            if state.result is not None:
-                task_finished.send(sender=self.sender, task_result=state.result)
-            return outcome
-        outcome = state.finish(value=value)
-        task_finished.send(sender=self.sender, task_result=state.result)
-        return outcome
+    def _finished_sync(self, attempt: Attempt) -> None:
+        if attempt.result is None:
+            _log_unloadable(attempt)
+            return
+        with contextlib.suppress(Exception):
+            task_finished.send(sender=self.sender, task_result=attempt.result)
 
-    async def _run_async(self, state: _Attempt) -> AttemptResult:
+    async def _call_async(self, attempt: Attempt) -> None:
         await sync_to_async(close_old_connections)()
         try:
             try:
-                task, result = state.load()
-                await task_started.asend(sender=self.sender, task_result=result)
-                args, kwargs = state.call_args()
-                value = normalize_json(await task.func(*args, **kwargs))
+                task = attempt.load()
+                await task_started.asend(sender=self.sender, task_result=attempt.result)
+                args, kwargs = attempt.call_args()
+                value = attempt.checked_value(await task.func(*args, **kwargs))
             except asyncio.CancelledError:
                 raise
             except BaseException as e:
-                outcome = state.finish(error=e)
-                if state.result is not None:
-                    with contextlib.suppress(Exception):
-                        await task_finished.asend(sender=self.sender, task_result=state.result)
-                return outcome
-            outcome = state.finish(value=value)
-            await task_finished.asend(sender=self.sender, task_result=state.result)
-            return outcome
+                if not attempt.claim(error=e):
+                    return
+                if not attempt.retried:
+                    await self._finished_async(attempt)
+                    return
+            else:
+                if not attempt.claim(value=value):
+                    return
+            if attempt.retried:
+                attempt.log_retry()
+            await self._finished_async(attempt)
         finally:
             await sync_to_async(close_old_connections)()
 
+    async def _finished_async(self, attempt: Attempt) -> None:
+        if attempt.result is None:
+            _log_unloadable(attempt)
+            return
+        with contextlib.suppress(Exception):
+            await task_finished.asend(sender=self.sender, task_result=attempt.result)
 
-def _is_async(attempt: RunAttemptInput) -> bool:
+    # -- answering for an attempt --------------------------------------------------------
+
+    @activity.defn(name=RECOVER_ACTIVITY)
+    async def recover_attempt(self, request: RecoverAttemptInput) -> RecoverAttemptResult:
+        """The attempt's outcome, waiting for its function if it still runs here."""
+        key = (request.workflow_id, request.attempt)
+        attempt = self.registry.running.get(key)
+        if attempt is None or attempt.finished is None:
+            outcome = self.registry.outcome(key)
+            if outcome is not None:
+                return RecoverAttemptResult(outcome=outcome, ran_it=True)
+            started = datetime.fromisoformat(request.started_at) if request.started_at else None
+            # A process started after the attempt (same identity, e.g. pid 1 in a
+            # container) did not run it: the worker that did is gone.
+            return RecoverAttemptResult(ran_it=started is not None and started >= self.started_at)
+        info = activity.info()
+        timeout = info.heartbeat_timeout.total_seconds() if info.heartbeat_timeout else 10.0
+        heartbeats = asyncio.create_task(_heartbeat(timeout))
+        try:
+            outcome = await asyncio.shield(attempt.finished)
+        except asyncio.CancelledError:
+            if not activity.is_worker_shutdown() and not _server_gave_up():
+                await self._abandon(attempt, TaskCancelled("The task was cancelled while it ran."))
+            raise
+        finally:
+            heartbeats.cancel()
+        return RecoverAttemptResult(outcome=outcome, ran_it=True)
+
+    @activity.defn(name=FIND_HOLDER_ACTIVITY)
+    async def find_attempt_holder(self, request: FindHolderInput) -> AttemptHolder:
+        """Who started an attempt, and when: its ActivityTaskStarted event in the history."""
+        handle = self.client.get_workflow_handle(request.workflow_id, run_id=request.run_id)
+        async for event in handle.fetch_history_events():
+            if event.event_id == request.started_event_id:
+                started = event.activity_task_started_event_attributes
+                return AttemptHolder(
+                    worker_id=started.identity,
+                    started_at=event.event_time.ToDatetime(tzinfo=UTC).isoformat(),
+                )
+            if event.event_id > request.started_event_id:
+                break
+        return AttemptHolder()
+
+
+async def _heartbeat(timeout: float) -> None:
+    """Heartbeat while the attempt runs (the SDK sends at most one per throttle interval)."""
+    interval = max(0.1, timeout / 3)
+    while True:
+        await asyncio.sleep(interval)
+        activity.heartbeat()
+
+
+def _server_gave_up() -> bool:
+    """Cancelled because the server no longer knows the activity (its heartbeat timed out)."""
+    details = activity.cancellation_details()
+    return (
+        details is not None
+        and (details.not_found or details.timed_out)
+        and not activity.is_worker_shutdown()
+    )
+
+
+def _is_async(attempt: Attempt) -> bool:
     try:
-        task = load_task(attempt.task, attempt.task.backend)
+        task = load_task(attempt.request.task, attempt.request.task.backend)
     except Exception:
         return False  # the sync path records the import error
     return iscoroutinefunction(task.func)
 
 
-async def find_lost_attempts(client: Client, attempt: RunAttemptInput) -> list[AttemptRecord]:
-    """Attempts of this task whose worker died before reporting, since the last known one.
-
-    Such an attempt leaves no result, only a workflow task that timed out or failed, and
-    the workflow task running this attempt is its retry. In the very first workflow task
-    (3 events: started, scheduled, started) nothing can have been lost, which is the
-    common case and costs nothing. Otherwise one `describe` tells whether this workflow
-    task is a retry; only then is the history read for the lost workers and times.
-    """
-    if attempt.history_length == FIRST_WORKFLOW_TASK_HISTORY_LENGTH:
-        return []
-    handle = client.get_workflow_handle(attempt.workflow_id)
-    try:
-        description = await handle.describe()
-        retries = description.raw_description.pending_workflow_task.attempt - 1
-        if retries <= 0:
-            return []
-        history = await handle.fetch_history()
-    except RPCError as e:
-        # Never fail a task over its own bookkeeping: run it, and let the lost
-        # attempt (if any) go unrecorded.
-        logger.warning("Could not check %s for lost attempts: %s", attempt.workflow_id, e)
-        return []
-    lost = lost_attempts(history.events, attempt.previous_attempts)
-    # Temporal records only the first of consecutive workflow task failures: the
-    # others are counted (for max_lost_attempts) without a known worker.
-    for _ in range(retries - len(lost)):
-        lost.append(lost_attempt("", None, None))
-    return lost
-
-
-FIRST_WORKFLOW_TASK_HISTORY_LENGTH = 3
+def _log_unloadable(attempt: Attempt) -> None:
+    assert attempt.outcome is not None and attempt.outcome.error is not None
+    logger.error(
+        "Task id=%s path=%s could not be run: %s",
+        attempt.request.workflow_id,
+        attempt.request.task.task_path,
+        attempt.outcome.error.traceback.rstrip().rpartition("\n")[2],
+    )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.core import checks
@@ -17,22 +16,22 @@ from django.tasks.signals import task_enqueued
 from django.utils import timezone
 from django.utils.json import normalize_json
 from temporalio.client import Client
-from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from django_tasks_temporal import client as temporal
 from django_tasks_temporal.exceptions import InvalidBackendOptions
 from django_tasks_temporal.options import BackendOptions, parse_options
 from django_tasks_temporal.payloads import WORKFLOW_NAME, RetryPolicyInput, RunTaskInput
-from django_tasks_temporal.results import read_task_state, to_task_result, wait_closed
-from django_tasks_temporal.search_attributes import (
-    TASK_BACKEND,
-    TASK_PATH,
-    TASK_PRIORITY,
-    TASK_STATE,
-    WAITING,
-    create_command,
+from django_tasks_temporal.results import (
+    belongs_to,
+    read_task_state,
+    to_task_result,
+    wait_closed,
 )
+from django_tasks_temporal.search_attributes import TASK_BACKEND
+from django_tasks_temporal.starting import check_arguments_size, start_task
+from django_tasks_temporal.tasks import TemporalTask
+from django_tasks_temporal.timezones import for_django
 
 if TYPE_CHECKING:
     AnyTask = Task[..., Any]
@@ -41,30 +40,6 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TemporalTask(Task):  # type: ignore[type-arg]  # Task is generic only in the stubs
-    """A `Task` that may override the backend's retry policy and timeout.
-
-    `@task(max_attempts=3, timeout=60)` works because `django.tasks.task` passes extra
-    keyword arguments to the backend's `task_class`.
-    """
-
-    max_attempts: int | None = None  # None: the backend's OPTIONS["max_attempts"]
-    timeout: float | None = None  # seconds per attempt; None: OPTIONS["timeout"]
-
-
-def search_attributes(run_input: RunTaskInput) -> TypedSearchAttributes:
-    """What visibility queries (the admin, `run/`, `purge/`) filter tasks by."""
-    pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(TASK_PATH, run_input.task_path),
-        SearchAttributePair(TASK_PRIORITY, run_input.priority),
-        SearchAttributePair(TASK_BACKEND, run_input.backend),
-    ]
-    if run_input.wait_for_release:
-        pairs.append(SearchAttributePair(TASK_STATE, WAITING))
-    return TypedSearchAttributes(pairs)
 
 
 class TemporalTaskBackend(BaseTaskBackend):
@@ -129,6 +104,7 @@ class TemporalTaskBackend(BaseTaskBackend):
             json_kwargs: dict[str, Any] = normalize_json(dict(kwargs))  # type: ignore[assignment]
         except (TypeError, ValueError) as e:
             raise TypeError(f"Task arguments must be JSON serialisable: {e}") from e
+        check_arguments_size(json_args, json_kwargs, config)
         run_after = task.run_after
         if run_after is not None and timezone.is_naive(run_after):
             run_after = timezone.make_aware(run_after)  # only reachable with USE_TZ=False
@@ -156,28 +132,17 @@ class TemporalTaskBackend(BaseTaskBackend):
         )
 
     def _starter(
-        self, run_input: RunTaskInput, config: BackendOptions, workflow_id: str
-    ) -> Callable[[Client], Awaitable[Any]]:
-        async def start(client: Client) -> Any:
-            try:
-                return await client.start_workflow(
-                    WORKFLOW_NAME,
-                    run_input,
-                    id=workflow_id,
-                    task_queue=config.temporal_task_queue(run_input.queue_name),
-                    priority=Priority(priority_key=config.priority_key(run_input.priority)),
-                    # How soon a worker lost mid-attempt is noticed (see workflows.py).
-                    task_timeout=timedelta(seconds=config.heartbeat_timeout),
-                    search_attributes=search_attributes(run_input),
-                )
-            except RPCError as e:
-                if e.status == RPCStatusCode.INVALID_ARGUMENT and "search attribute" in e.message:
-                    raise InvalidBackendOptions(
-                        f"The Temporal namespace {config.namespace!r} lacks this backend's "
-                        "search attributes; start 'manage.py run_temporal_worker' once (it "
-                        f"registers them) or run: {create_command(config.namespace)}"
-                    ) from e
-                raise
+        self,
+        run_input: RunTaskInput,
+        config: BackendOptions,
+        workflow_id: str,
+        *,
+        rerun: bool = False,
+    ) -> Callable[[Client], Awaitable[None]]:
+        """Start the task's workflow; `rerun` starts a new run of a FAILED task's id."""
+
+        async def start(client: Client) -> None:
+            await start_task(client, config, run_input, workflow_id, rerun=rerun)
 
         return start
 
@@ -188,7 +153,7 @@ class TemporalTaskBackend(BaseTaskBackend):
             task=task,
             id=workflow_id,
             status=TaskResultStatus.READY,
-            enqueued_at=datetime.fromisoformat(run_input.enqueued_at),
+            enqueued_at=for_django(datetime.fromisoformat(run_input.enqueued_at)),
             started_at=None,
             last_attempted_at=None,
             finished_at=None,
@@ -225,7 +190,8 @@ class TemporalTaskBackend(BaseTaskBackend):
 
     def _reader(self, result_id: str) -> Callable[[Client], Awaitable[AnyTaskResult]]:
         async def read(client: Client) -> AnyTaskResult:
-            return to_task_result(await read_task_state(client, result_id), self.alias)
+            state = await read_task_state(client, result_id, self)
+            return to_task_result(state, self.alias)
 
         return read
 
@@ -251,7 +217,8 @@ class TemporalTaskBackend(BaseTaskBackend):
                 raise TimeoutError(
                     f"Task {result_id!r} did not finish within {timeout:g}s."
                 ) from None
-            return to_task_result(await read_task_state(client, result_id), self.alias)
+            state = await read_task_state(client, result_id, self)
+            return to_task_result(state, self.alias)
 
         return wait
 
@@ -283,7 +250,10 @@ class TemporalTaskBackend(BaseTaskBackend):
                 if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                     raise TaskResultDoesNotExist(result_id) from None
                 raise
-            if description.workflow_type != WORKFLOW_NAME:
+            alias = description.typed_search_attributes.get(TASK_BACKEND) or ""
+            if description.workflow_type != WORKFLOW_NAME or not belongs_to(
+                self, description.task_queue, alias
+            ):
                 raise TaskResultDoesNotExist(result_id)
             if description.close_time is not None:
                 return False
@@ -300,8 +270,10 @@ class TemporalTaskBackend(BaseTaskBackend):
     def cancel(self, result_id: str) -> bool:
         """Cancel a READY or RUNNING task; it ends FAILED with `TaskCancelled`.
 
-        Returns False when the task had already finished. A running sync task's thread
-        cannot be interrupted: its attempt is abandoned and its result ignored.
+        Returns False when the task had already finished. A running attempt learns of
+        the cancel at its next heartbeat (within `heartbeat_timeout`/2); a sync
+        function's thread cannot be interrupted: it runs on, keeping its slot, and its
+        outcome and signals are dropped.
         """
         return temporal.call(self._usable_config(), self._canceller(result_id))
 

@@ -5,18 +5,33 @@ callers hand their coroutine to one background event-loop thread (`call`); async
 await the same loop (`acall`). Clients are cached by what identifies a connection
 (target, namespace, credentials), never by backend alias, so `override_settings(TASKS=...)`
 picks up new OPTIONS at once.
+
+temporalio's Runtime (its Rust core: threads, connections) belongs to the process that
+made it. Each process gets its own here, so a child forked after the parent used the
+backend (gunicorn --preload, multiprocessing) connects afresh instead of failing with
+"Cannot create client across forks". The Runtime also sends Temporal core's own log
+lines to the Python logger `temporalio`, instead of coloured text on stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from temporalio.client import Client
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from django_tasks_temporal.exceptions import TemporalUnavailable
@@ -25,12 +40,34 @@ from django_tasks_temporal.options import BackendOptions, TLSOptions
 T = TypeVar("T")
 
 # RPC failures that mean "the server is not there", as opposed to "the request is wrong".
-_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+# A worker keeps retrying a call (an attempt's completion above all) through an outage
+# this long, instead of giving up after the connect timeout.
+WORKER_RETRY_SECONDS = 120.0
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Client] = {}
 _connecting: dict[tuple[Any, ...], asyncio.Future[Client]] = {}
+_runtime: tuple[int, Runtime] | None = None  # (pid, runtime)
+
+
+def runtime() -> Runtime:
+    """This process's temporalio Runtime, made on first use (again after a fork)."""
+    global _runtime
+    if _runtime is None or _runtime[0] != os.getpid():
+        _runtime = (
+            os.getpid(),
+            Runtime(
+                telemetry=TelemetryConfig(
+                    logging=LoggingConfig(
+                        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio")),
+                    )
+                )
+            ),
+        )
+    return _runtime[1]
 
 
 def _connection_key(options: BackendOptions) -> tuple[Any, ...]:
@@ -61,27 +98,43 @@ def _tls_config(tls: TLSOptions | bool | None) -> TLSConfig | bool | None:
     )
 
 
-def unavailable(options: BackendOptions, error: BaseException) -> TemporalUnavailable:
-    return TemporalUnavailable(
-        f"The Temporal server at {options.target_host!r} (namespace {options.namespace!r}) "
-        f"could not be reached within {options.connect_timeout:g}s."
-    )
+def unavailable(
+    options: BackendOptions, error: BaseException, *, waited: float, task_id: str | None = None
+) -> TemporalUnavailable:
+    """The one error for "the server is not there", saying what actually happened."""
+    where = f"The Temporal server at {options.target_host!r} (namespace {options.namespace!r})"
+    text = str(error).lower()
+    if "refused" in text:
+        what = "refused the connection"
+    elif waited >= options.connect_timeout * 0.9:
+        what = f"did not answer within {options.connect_timeout:g}s"
+    else:
+        what = f"could not be reached ({type(error).__name__}: {str(error)[:200]})"
+    suffix = f"; the task may exist under id {task_id!r}" if task_id else ""
+    return TemporalUnavailable(f"{where} {what}{suffix}.", task_id=task_id)
 
 
-async def connect(options: BackendOptions) -> Client:
-    """Open a new client (the worker owns one; everything else uses `get_client`)."""
+async def connect(options: BackendOptions, *, retry_seconds: float | None = None) -> Client:
+    """Open a new client (a worker owns one; everything else uses `get_client`).
+
+    Calls are retried through an outage for `retry_seconds` (default: the connect timeout).
+    """
+    window = retry_seconds if retry_seconds is not None else options.connect_timeout
+    started = time.monotonic()
     try:
         return await Client.connect(
             options.target_host,
             namespace=options.namespace,
             api_key=options.api_key,
             tls=_tls_config(options.tls),
+            runtime=runtime(),
             retry_config=RetryConfig(
-                max_elapsed_time_millis=int(options.connect_timeout * 1000)
+                max_elapsed_time_millis=int(window * 1000),
+                max_retries=max(10, int(window)),
             ),
         )
     except (RuntimeError, RPCError) as e:
-        raise unavailable(options, e) from e
+        raise unavailable(options, e, waited=time.monotonic() - started) from e
 
 
 async def get_client(options: BackendOptions) -> Client:
@@ -112,16 +165,18 @@ async def _with_client[T](
     options: BackendOptions, fn: Callable[[Client], Awaitable[T]]
 ) -> T:
     client = await get_client(options)
+    started = time.monotonic()
     try:
         return await fn(client)
     except RPCError as e:
-        if e.status in _UNAVAILABLE:
-            raise unavailable(options, e) from e
+        if e.status in UNAVAILABLE:
+            raise unavailable(options, e, waited=time.monotonic() - started) from e
         raise
 
 
 def _forget_after_fork() -> None:
-    """A forked child (gunicorn --preload, multiprocessing) has no loop thread: start over."""
+    """A forked child (gunicorn --preload, multiprocessing) has no loop thread, and may
+    not use the parent's Runtime or clients: start over (`runtime()` makes a new one)."""
     global _loop
     _loop = None
     _clients.clear()

@@ -51,6 +51,7 @@ from django_tasks_temporal.search_attributes import (
     TASK_STATE,
     WAITING,
 )
+from django_tasks_temporal.starting import start_task
 
 if TYPE_CHECKING:
     from django_tasks_temporal.backend import TemporalTaskBackend
@@ -224,10 +225,7 @@ class TaskOperations:
     # -- reading one task -----------------------------------------------------------
 
     async def _state(self, client: Client, task_id: str) -> TaskState:
-        state = await read_task_state(client, task_id)
-        if state.input.backend != self.backend.alias:
-            raise TaskResultDoesNotExist(task_id)
-        return state
+        return await read_task_state(client, task_id, self.backend)
 
     def get(self, task_id: str) -> TaskSummary:
         """The task as plain data; `TaskResultDoesNotExist` for an unknown id."""
@@ -460,9 +458,8 @@ class TaskOperations:
             run_after=None,
             earlier_attempts=state.attempts,
         )
-        start = self.backend._starter(run_input, self.config, state.id)
         with contextlib.suppress(WorkflowAlreadyStartedError):  # a duplicate delivery
-            await start(client)
+            await start_task(client, self.config, run_input, state.id, rerun=True)
 
     def retry(self, task_id: str) -> Released:
         """Re-run a FAILED task under its id (the admin's "retry")."""

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.tasks import DEFAULT_TASK_QUEUE_NAME
 
+from django_tasks_temporal.payloads import RECORD_RESERVE
+
 
 @dataclass(frozen=True, kw_only=True)
 class TLSOptions:
@@ -48,6 +50,7 @@ class BackendOptions:
     priority_levels: int = 5
     trigger_queues: frozenset[str] = frozenset()
     shutdown_timeout: float = 30.0
+    max_payload_size: int = 2 * 2**20
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def temporal_task_queue(self, queue_name: str) -> str:
@@ -64,6 +67,11 @@ class BackendOptions:
         if temporal_task_queue.startswith(prefix) and len(temporal_task_queue) > len(prefix):
             return temporal_task_queue.removeprefix(prefix)
         return None
+
+    @property
+    def max_value_size(self) -> int:
+        """Bytes of JSON a task's arguments, or its return value, may take."""
+        return self.max_payload_size - RECORD_RESERVE
 
     def priority_key(self, priority: int) -> int:
         """Django's -100..100 (larger runs sooner) -> Temporal's 1..levels (1 runs first)."""
@@ -130,13 +138,15 @@ _HINTS = {
     "retry_backoff_coefficient": "The factor between successive pauses, >= 1, e.g. 2.",
     "retry_maximum_interval": "The longest pause between attempts in seconds, or None.",
     "timeout": "Seconds one attempt may run before it fails, or None for no limit.",
-    "heartbeat_timeout": "Seconds (1 to 120, Temporal's workflow task timeout) before the "
-    "worker of an attempt that stopped answering counts as lost and the task runs again "
-    "elsewhere, e.g. 10.",
+    "heartbeat_timeout": "Seconds (1 to 120) without a heartbeat from a running attempt "
+    "before its worker is asked about it, and counted as lost if it does not answer, "
+    "e.g. 10.",
     "max_lost_attempts": "How many lost workers a task survives before it is FAILED, e.g. 10.",
     "priority_levels": "The server's matching.priorityLevels (5 unless you changed it).",
     "trigger_queues": "A list of Django queue names whose tasks wait for a trigger.",
     "shutdown_timeout": "Seconds a stopping worker lets running tasks finish, e.g. 30.",
+    "max_payload_size": "The Temporal server's limit.blobSize.error in bytes (2097152 "
+    "unless you changed it); at least 1048576.",
 }
 KNOWN_OPTIONS = frozenset(_HINTS)
 
@@ -186,6 +196,9 @@ def parse_options(raw: Any) -> BackendOptions:
         max_lost_attempts=p.number("max_lost_attempts", 10, "E012", integer=True, minimum=0),
         priority_levels=p.number("priority_levels", 5, "E013", integer=True, minimum=1),
         shutdown_timeout=p.number("shutdown_timeout", 30.0, "E015", integer=False, minimum=0),
+        max_payload_size=p.number(
+            "max_payload_size", 2 * 2**20, "E017", integer=True, minimum=2**20
+        ),
     )
     api_key = raw.get("api_key")
     if api_key is not None and (not isinstance(api_key, str) or not api_key):

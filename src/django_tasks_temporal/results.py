@@ -1,17 +1,16 @@
 """Temporal's record of a task -> django.tasks `TaskResult` (shared by backend, API, admin).
 
 The workflow keeps its attempts and publishes them where no worker is needed to read
-them: in its result or failure when it ends, in its memo while it waits to retry. The
-history adds what the workflow cannot know yet: attempts whose worker died (a workflow
-task that timed out or failed) and the attempt in progress. A finished task is read
-with one history call; an unfinished one adds one `describe`. No query, so no worker
-needs to be running.
+them: in its result or failure when it ends, in its memo after an attempt that did not
+end it. The history and `describe` add the attempt in progress (a pending activity) and
+the one a cancel cut short (its ActivityTaskStarted event). A finished task is read with
+one history call; an unfinished one adds one `describe`. No query, so no worker needs to
+be running.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.exceptions import TaskResultDoesNotExist
-from django.utils.module_loading import import_string
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, TimeoutType
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
@@ -33,8 +31,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from django_tasks_temporal.payloads import (
+    ACTIVITY_NAME,
+    ATTEMPT_CRASHED,
     ATTEMPTS_MEMO,
+    RECOVER_ACTIVITY,
     RELEASE_SIGNAL,
+    TASK_CANCELLED,
     WORKFLOW_NAME,
     AttemptRecord,
     ErrorRecord,
@@ -42,17 +44,16 @@ from django_tasks_temporal.payloads import (
     RunTaskInput,
     TaskOutcome,
 )
-from django_tasks_temporal.workflows import HandOffToAnotherWorker, lost_attempt
+from django_tasks_temporal.tasks import load_task
+from django_tasks_temporal.timezones import for_django
 
 if TYPE_CHECKING:
+    from django_tasks_temporal.backend import TemporalTaskBackend
+
     AnyTask = Task[..., Any]
     AnyTaskResult = TaskResult[..., Any]
 
 _CLOSED_ERRORS = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: (
-        "django_tasks_temporal.exceptions.TaskCancelled",
-        "The task was cancelled.\n",
-    ),
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: (
         "django_tasks_temporal.exceptions.TaskTerminated",
         "The task's workflow was terminated: {reason}\n",
@@ -61,6 +62,16 @@ _CLOSED_ERRORS = {
         "django_tasks_temporal.exceptions.TaskTimedOut",
         "The task's workflow timed out.\n",
     ),
+}
+_ATTEMPT_CLOSED = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+}
+_RUNNING_ACTIVITY = {
+    PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+    PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED,
 }
 
 
@@ -76,16 +87,23 @@ class TaskState:
     input: RunTaskInput
     status: TaskResultStatus
     enqueued_at: datetime
+    task_queue: str = ""
     finished_at: datetime | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
     return_value: Any = None
     released: bool = False  # a trigger released it (or it needs none)
     forced: bool = False  # a trigger asked to skip run_after
-    waiting_to_retry: bool = False  # between a failed attempt and its backoff timer
-    workflow_tasks: _WorkflowTasks = field(default_factory=lambda: _WorkflowTasks())
+    # The latest attempt activity that started (its worker and start), from the history:
+    # Temporal writes the started event when the attempt closes.
+    last_started: AttemptRecord | None = None
+    cut_short: AttemptRecord | None = None  # the attempt a cancel ended (ActivityTaskCanceled)
+    # The question to an attempt's worker after its heartbeats stopped is open
+    # (`recover_attempt`), or about to be asked.
+    recovering: bool = False
+    activity_types: dict[int, str] = field(default_factory=dict)  # scheduled event id -> type
 
     def ready_to_run(self, now: datetime) -> bool:
-        """Past its trigger and its run_after: any workflow task now runs an attempt."""
+        """Past its trigger and its run_after: an attempt may run now."""
         run_after = parse_time(self.input.run_after)
         return self.released and (self.forced or run_after is None or run_after <= now)
 
@@ -98,77 +116,24 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _is_lost_workflow_task(event: HistoryEvent) -> bool:
-    """A workflow task that a dead worker held (timed out) or handed off (failed)."""
-    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-        timeout = event.workflow_task_timed_out_event_attributes.timeout_type
-        return timeout != TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START  # never started
-    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-        failure = event.workflow_task_failed_event_attributes.failure
-        return failure.application_failure_info.type == HandOffToAnotherWorker.__name__
-    return False
+def belongs_to(backend: TemporalTaskBackend, task_queue: str, alias: str) -> bool:
+    """Whether a task (its Temporal task queue, the backend alias it was enqueued by) is
+    one of `backend`'s: other backends may share the namespace."""
+    return alias == backend.alias and backend.config.django_queue_name(task_queue) is not None
 
 
-# Events after which the next workflow task starts a new attempt (or none): anything
-# but the renewals a worker makes while a long attempt runs, and the cancel request.
-_NEW_ATTEMPT_CONTEXT = {
-    EventType.EVENT_TYPE_TIMER_FIRED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
-    EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-}
+async def fetch_task_state(
+    client: Client, workflow_id: str, backend: TemporalTaskBackend | None = None
+) -> TaskState:
+    """Read one task from Temporal: a history call, plus `describe` while it is open.
 
-
-class _WorkflowTasks:
-    """Follows workflow tasks through a history: who holds one, since when."""
-
-    def __init__(self) -> None:
-        self.latest: HistoryEvent | None = None  # the last WorkflowTaskStarted
-        self.first: HistoryEvent | None = None  # where the current attempt began
-
-    def see(self, event: HistoryEvent) -> None:
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-            self.latest = event
-            self.first = self.first or event
-        elif event.event_type in _NEW_ATTEMPT_CONTEXT:
-            self.first = None
-
-    def attempt(self) -> tuple[str, datetime] | None:
-        """The identity and start of the worker holding the current attempt."""
-        if self.latest is None or self.first is None:
-            return None
-        identity = self.latest.workflow_task_started_event_attributes.identity
-        return identity, _time(self.first.event_time)
-
-
-def lost_attempts(
-    events: Iterable[HistoryEvent], known: Sequence[AttemptRecord]
-) -> list[AttemptRecord]:
-    """Attempts whose worker died, after the last attempt the workflow knows of.
-
-    A lost worker leaves a workflow task that started and then timed out, or that it
-    failed on purpose to hand the attempt to another worker.
+    With `backend`, a task of another backend is `NotATask`.
     """
-    times = [parse_time(a.finished_at or a.started_at) for a in known]
-    since = max((t for t in times if t is not None), default=None)
-    lost: list[AttemptRecord] = []
-    tasks = _WorkflowTasks()
-    for event in events:
-        if _is_lost_workflow_task(event) and (holder := tasks.attempt()) is not None:
-            identity, started_at = holder
-            if since is None or started_at > since:
-                finished_at = _time(event.event_time).isoformat()
-                lost.append(lost_attempt(identity, started_at.isoformat(), finished_at))
-        tasks.see(event)
-    return lost
-
-
-async def fetch_task_state(client: Client, workflow_id: str) -> TaskState:
-    """Read one task from Temporal: a history call, plus `describe` while it is open."""
     handle = client.get_workflow_handle(workflow_id)
     history = await handle.fetch_history()
     state = await _replay(client.data_converter, workflow_id, history.events)
+    if backend is not None and not belongs_to(backend, state.task_queue, state.input.backend):
+        raise NotATask(workflow_id)
     if state.finished_at is None:
         description = await handle.describe()
         if description.close_time is not None:  # it finished in between the two calls
@@ -178,10 +143,12 @@ async def fetch_task_state(client: Client, workflow_id: str) -> TaskState:
     return state
 
 
-async def read_task_state(client: Client, workflow_id: str) -> TaskState:
+async def read_task_state(
+    client: Client, workflow_id: str, backend: TemporalTaskBackend | None = None
+) -> TaskState:
     """`fetch_task_state`, with an unknown or malformed id as `TaskResultDoesNotExist`."""
     try:
-        return await fetch_task_state(client, workflow_id)
+        return await fetch_task_state(client, workflow_id, backend)
     except NotATask:
         raise TaskResultDoesNotExist(workflow_id) from None
     except RPCError as e:
@@ -223,28 +190,41 @@ async def _replay(
         input=task_input,
         status=TaskResultStatus.READY,
         enqueued_at=parse_time(task_input.enqueued_at) or _time(events[0].event_time),
+        task_queue=started.task_queue.name,
         released=not task_input.wait_for_release,
         attempts=list(task_input.earlier_attempts),
     )
     for event in events[1:]:
         await _apply(converter, state, event)
-    if state.finished_at is None or state.status != TaskResultStatus.SUCCESSFUL:
-        state.attempts += lost_attempts(events, state.attempts)
     return state
 
 
 async def _apply(converter: DataConverter, state: TaskState, event: HistoryEvent) -> None:
     kind = event.event_type
-    state.workflow_tasks.see(event)
-    if kind == EventType.EVENT_TYPE_TIMER_FIRED:
-        state.waiting_to_retry = False
+    if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        name = event.activity_task_scheduled_event_attributes.activity_type.name
+        state.activity_types[event.event_id] = name
+        state.recovering = name == RECOVER_ACTIVITY
+    elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+        attributes = event.activity_task_started_event_attributes
+        if state.activity_types.get(attributes.scheduled_event_id) == ACTIVITY_NAME:
+            state.last_started = AttemptRecord(
+                worker_id=attributes.identity, started_at=_time(event.event_time).isoformat()
+            )
+    elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+        # A cancel ended the attempt, or the question about it to its worker.
+        state.cut_short = state.last_started
+    elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+        # The worker of an attempt whose heartbeats stopped is asked next.
+        scheduled = event.activity_task_timed_out_event_attributes.scheduled_event_id
+        state.recovering = state.activity_types.get(scheduled) == ACTIVITY_NAME
     elif kind == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
         memo = event.workflow_properties_modified_event_attributes.upserted_memo.fields
-        if ATTEMPTS_MEMO in memo:  # upserted just before the backoff timer starts
+        if ATTEMPTS_MEMO in memo:  # upserted after an attempt that did not end the task
             [state.attempts] = await converter.decode(
                 [memo[ATTEMPTS_MEMO]], [list[AttemptRecord]]
             )
-            state.waiting_to_retry = True
+            state.recovering = False
     elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         signaled = event.workflow_execution_signaled_event_attributes
         if signaled.signal_name == RELEASE_SIGNAL:
@@ -268,16 +248,19 @@ async def _apply(converter: DataConverter, state: TaskState, event: HistoryEvent
         if details:  # the workflow's attempts, decoded without type hints
             state.attempts = _records(details[0])
         else:
-            state.attempts.append(_closing_attempt(state, (
-                "django_tasks_temporal.exceptions.AttemptCrashed",
-                f"The task's workflow failed: {failure}\n",
-            )))
+            message = f"The task's workflow failed: {failure}\n"
+            state.attempts.append(_closing_attempt(state, ATTEMPT_CRASHED, message))
+    elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+        state.status = TaskResultStatus.FAILED
+        state.finished_at = _time(event.event_time)
+        message = "The task was cancelled.\n"
+        state.attempts.append(_closing_attempt(state, TASK_CANCELLED, message))
     elif kind in _CLOSED_ERRORS:
         state.status = TaskResultStatus.FAILED
         state.finished_at = _time(event.event_time)
         path, message = _CLOSED_ERRORS[kind]
         reason = event.workflow_execution_terminated_event_attributes.reason
-        state.attempts.append(_closing_attempt(state, (path, message.format(reason=reason))))
+        state.attempts.append(_closing_attempt(state, path, message.format(reason=reason)))
 
 
 def _records(raw: list[Any]) -> list[AttemptRecord]:
@@ -292,64 +275,39 @@ def _records(raw: list[Any]) -> list[AttemptRecord]:
     ]
 
 
-def _closing_attempt(state: TaskState, error: tuple[str, str]) -> AttemptRecord:
-    """The attempt a cancel or termination cut short, or the error of one never run."""
-    path, message = error
+def _closing_attempt(state: TaskState, path: str, message: str) -> AttemptRecord:
+    """The attempt a cancel (or termination) cut short, or the error of one never run."""
     record = ErrorRecord(exception_class_path=path, traceback=message)
     finished_at = state.finished_at.isoformat() if state.finished_at else None
-    in_flight = _in_flight(state)
-    if in_flight is None:
+    cut_short = state.cut_short
+    if cut_short is None:
         return AttemptRecord(worker_id="", finished_at=finished_at, error=record)
-    return dataclasses.replace(in_flight, finished_at=finished_at, error=record)
-
-
-def _in_flight(state: TaskState) -> AttemptRecord | None:
-    """The attempt a worker's workflow task is running, if the task may run now."""
-    holder = state.workflow_tasks.attempt()
-    if holder is None or state.waiting_to_retry:
-        return None
-    identity, started_at = holder
-    if not state.ready_to_run(started_at):
-        return None
-    known = [parse_time(a.finished_at or a.started_at) for a in state.attempts]
-    if any(t is not None and t >= started_at for t in known):
-        return None  # that workflow task's attempt has already been recorded
-    return AttemptRecord(worker_id=identity, started_at=started_at.isoformat())
+    return AttemptRecord(
+        worker_id=cut_short.worker_id,
+        started_at=cut_short.started_at,
+        finished_at=finished_at,
+        error=record,
+    )
 
 
 def _apply_pending(state: TaskState, description: WorkflowExecutionDescription) -> None:
-    """An open task is RUNNING while a worker holds a workflow task and it may run."""
-    pending = description.raw_description.pending_workflow_task
-    if pending.state != PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED:
-        return
+    """An open task is RUNNING while a worker runs its attempt (or is asked about it)."""
     if not state.ready_to_run(datetime.now(UTC)):
         return
-    state.status = TaskResultStatus.RUNNING
-    in_flight = _in_flight(state) if pending.attempt <= 1 else None
-    if in_flight is not None:
-        state.attempts.append(in_flight)
-    else:
-        # A retried workflow task is not in the history until it completes: the worker
-        # running this attempt is not known yet.
-        started_at = _time(pending.started_time).isoformat()
-        state.attempts.append(AttemptRecord(worker_id="", started_at=started_at))
-
-
-def load_task(task_input: RunTaskInput, backend_alias: str) -> AnyTask:
-    """The enqueued `Task`: the module-level task with the options it was enqueued with."""
-    try:
-        task = import_string(task_input.task_path)
-    except ImportError as e:
-        raise ValueError(f"Task path {task_input.task_path!r} does not import.") from e
-    if not isinstance(task, Task):
-        raise ValueError(f"{task_input.task_path!r} is not a Task.")
-    return dataclasses.replace(
-        task,
-        priority=task_input.priority,
-        queue_name=task_input.queue_name,
-        run_after=parse_time(task_input.run_after),
-        backend=backend_alias,
-    )
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name == ACTIVITY_NAME:
+            if pending.state in _RUNNING_ACTIVITY:  # not SCHEDULED: waiting for a worker
+                state.status = TaskResultStatus.RUNNING
+                state.attempts.append(
+                    AttemptRecord(
+                        worker_id=pending.last_worker_identity,
+                        started_at=_time(pending.last_started_time).isoformat(),
+                    )
+                )
+            return
+    if state.recovering and state.last_started is not None:
+        state.status = TaskResultStatus.RUNNING
+        state.attempts.append(state.last_started)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -438,10 +396,10 @@ def build_task_result(task: AnyTask, summary: TaskSummary) -> AnyTaskResult:
         task=task,
         id=summary.id,
         status=summary.status,
-        enqueued_at=summary.enqueued_at,
-        started_at=summary.started_at,
-        last_attempted_at=summary.last_attempted_at,
-        finished_at=summary.finished_at,
+        enqueued_at=for_django(summary.enqueued_at),
+        started_at=for_django(summary.started_at),
+        last_attempted_at=for_django(summary.last_attempted_at),
+        finished_at=for_django(summary.finished_at),
         args=summary.args,
         kwargs=summary.kwargs,
         backend=task.backend,
@@ -456,4 +414,6 @@ def build_task_result(task: AnyTask, summary: TaskSummary) -> AnyTaskResult:
 
 
 def to_task_result(state: TaskState, backend_alias: str) -> AnyTaskResult:
-    return build_task_result(load_task(state.input, backend_alias), summarize_state(state))
+    """The task as Django's `TaskResult`, readable even if its path no longer imports."""
+    task = load_task(state.input, backend_alias, placeholder=True)
+    return build_task_result(task, summarize_state(state))

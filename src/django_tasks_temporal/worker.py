@@ -21,25 +21,20 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import temporalio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
-from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from django_tasks_temporal import client as temporal
-from django_tasks_temporal import payloads, search_attributes, workflows
+from django_tasks_temporal import namespace, payloads, search_attributes, workflows
 from django_tasks_temporal.activities import TaskActivities
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.cli import (
@@ -50,7 +45,7 @@ from django_tasks_temporal.cli import (
     select_backend,
 )
 from django_tasks_temporal.exceptions import InvalidBackendOptions, TemporalUnavailable
-from django_tasks_temporal.search_attributes import SEARCH_ATTRIBUTES
+from django_tasks_temporal.slots import AttemptSlotSupplier, BodySlots
 from django_tasks_temporal.workflows import RunTaskWorkflow
 
 logger = logging.getLogger("django_tasks_temporal.worker")
@@ -66,14 +61,18 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     )
 )
 
-# Temporal's own default for concurrent activities, used to size the thread pool.
+# Temporal's own defaults for concurrent activities and workflow tasks.
 DEFAULT_MAX_CONCURRENT_ACTIVITIES = 100
-# How long a stopping worker waits for abandoned attempts to be handed off.
+DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS = 100
+# Local activities only look up who ran a lost attempt; questions about attempts
+# (`recover_attempt`) only wait for them.
+LOOKUP_SLOTS = 4
+RECOVERY_SLOTS = 100
+# How long a stopping worker waits for cut-short attempts to be handed off.
 HAND_OFF_SECONDS = 10.0
-_INDEXED_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-}
+# How long a stopping worker keeps serving the workflow tasks that record the outcomes
+# of its last attempts.
+OUTCOME_SETTLE_SECONDS = 1.0
 
 
 def default_identity() -> str:
@@ -109,49 +108,13 @@ def worker_config(
         queues=tuple(dict.fromkeys(queues)),
         max_concurrent_activities=max_concurrent_activities or options.max_concurrent_activities,
         max_concurrent_workflow_tasks=(
-            max_concurrent_workflow_tasks
-            or options.max_concurrent_workflow_tasks
-            or _held_tasks_for(max_concurrent_activities or options.max_concurrent_activities)
+            max_concurrent_workflow_tasks or options.max_concurrent_workflow_tasks
         ),
         identity=identity or default_identity(),
         shutdown_timeout=(
             options.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
         ),
     )
-
-
-def _held_tasks_for(max_concurrent_activities: int | None) -> int | None:
-    """A worker holds a task's workflow task while its attempt runs or waits for a slot;
-    holding many more than it can run would show them RUNNING and take them out of
-    priority order. Temporal needs at least two workflow task slots."""
-    return None if max_concurrent_activities is None else max(2, max_concurrent_activities)
-
-
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register this backend's search attributes, or say exactly how to."""
-    try:
-        existing = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )
-        missing = {
-            name: _INDEXED_TYPES[kind]
-            for name, kind in SEARCH_ATTRIBUTES.items()
-            if name not in existing.custom_attributes
-        }
-        if missing:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-            )
-            logger.info("Registered search attributes %s", ", ".join(sorted(missing)))
-    except RPCError as e:
-        flags = " ".join(f"--name {n} --type {t}" for n, t in SEARCH_ATTRIBUTES.items())
-        logger.error(
-            "Could not check or register search attributes (%s). Run once: "
-            "temporal operator search-attribute create --namespace %s %s",
-            e.message,
-            namespace,
-            flags,
-        )
 
 
 class TemporalTaskWorker:
@@ -168,30 +131,30 @@ class TemporalTaskWorker:
         self.config = config
         self.on_ready = on_ready  # called once every queue is being polled
         self._stop = asyncio.Event()
+        self._stop_requested_at = 0.0
         self.ready = threading.Event()  # set once every queue is being polled
 
     def request_stop(self) -> None:
+        self._stop_requested_at = self._stop_requested_at or time.monotonic()
         self._stop.set()
 
     def _workers(
         self, activities: TaskActivities, workflow_threads: ThreadPoolExecutor
     ) -> list[Worker]:
+        """One Temporal `Worker` per served queue, then the one for this worker's own
+        queue, where it answers for attempts it started (see `activities.py`)."""
         options = self.backend.config
-        slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
-        # Attempts run as local activities. Each queue's Worker may start `slots` of them;
-        # the process-wide limit is `TaskActivities.slots`, not a shared slot supplier:
-        # Temporal's core reserves a local-activity slot ahead of need, so an idle queue's
-        # Worker would hold a shared slot forever and starve the busy ones. Regular
-        # activity slots are unused, and bounded the same way for safety.
-        tuner = WorkerTuner.create_composite(
-            workflow_supplier=FixedSizeSlotSupplier(
-                self.config.max_concurrent_workflow_tasks or DEFAULT_MAX_CONCURRENT_ACTIVITIES
-            ),
-            activity_supplier=FixedSizeSlotSupplier(slots),
-            local_activity_supplier=FixedSizeSlotSupplier(slots),
-            nexus_supplier=FixedSizeSlotSupplier(1),
-        )
-        return [
+        # Heartbeats reach the server at least twice per heartbeat timeout.
+        throttle = timedelta(seconds=options.heartbeat_timeout / 2)
+        common: dict[str, Any] = {
+            "identity": self.config.identity,
+            # The grace period is spent in `_serve` before the Workers are shut down;
+            # what still runs then is handed back at once.
+            "graceful_shutdown_timeout": timedelta(0),
+            "max_heartbeat_throttle_interval": throttle,
+            "default_heartbeat_throttle_interval": throttle,
+        }
+        workers = [
             Worker(
                 activities.client,
                 task_queue=options.temporal_task_queue(queue),
@@ -199,31 +162,51 @@ class TemporalTaskWorker:
                 workflows=[RunTaskWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
                 workflow_task_executor=workflow_threads,
-                activities=[activities.run_task_attempt],
-                tuner=tuner,
-                identity=self.config.identity,
-                graceful_shutdown_timeout=timedelta(seconds=self.config.shutdown_timeout),
-                # After a lost attempt the next workflow task first goes to the dead
-                # worker's sticky queue; keep that detour short next to the heartbeat.
+                activities=[activities.run_task_attempt, activities.find_attempt_holder],
+                tuner=WorkerTuner.create_composite(
+                    workflow_supplier=FixedSizeSlotSupplier(
+                        self.config.max_concurrent_workflow_tasks
+                        or DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS
+                    ),
+                    activity_supplier=AttemptSlotSupplier(activities.bodies),
+                    local_activity_supplier=FixedSizeSlotSupplier(LOOKUP_SLOTS),
+                    nexus_supplier=FixedSizeSlotSupplier(1),
+                ),
+                # When a worker dies, the next workflow task first goes to its sticky
+                # queue; keep that detour short next to the heartbeat timeout.
                 sticky_queue_schedule_to_start_timeout=timedelta(
                     seconds=min(5.0, options.heartbeat_timeout / 2)
                 ),
+                **common,
             )
             for queue in self.config.queues
         ]
+        workers.append(
+            Worker(
+                activities.client,
+                task_queue=payloads.recovery_task_queue(self.config.identity),
+                activities=[activities.recover_attempt],
+                max_concurrent_activities=RECOVERY_SLOTS,
+                **common,
+            )
+        )
+        return workers
 
     async def run(self) -> None:
         options = self.backend._usable_config()
         cache_bytecode()
         limit_malloc_arenas()
-        client = await temporal.connect(options)
-        await ensure_search_attributes(client, options.namespace)
+        client = await temporal.connect(options, retry_seconds=temporal.WORKER_RETRY_SECONDS)
+        try:
+            await namespace.ensure_search_attributes(client, options.namespace)
+        except InvalidBackendOptions as e:
+            logger.error("%s", e)  # tasks still run; enqueueing needs the attributes
         slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
-        # Not a `with` block: threads still running a task after the grace period are
-        # abandoned (their attempt runs again elsewhere), never waited for.
-        # Twice the slots: a sync task that timed out or was cancelled keeps its thread
-        # until it returns, and must not starve the attempts that follow it.
-        executor = ThreadPoolExecutor(2 * slots, thread_name_prefix="django-task")
+        # One thread per body slot: a function cut short keeps its thread and its slot
+        # until it returns (slots.py), so no more threads, or database connections,
+        # are ever needed. Not a `with` block: threads still running when the worker
+        # stops are left to die with the process (their attempts run again elsewhere).
+        executor = ThreadPoolExecutor(slots, thread_name_prefix="django-task")
         # Workflow activations are short and hold the GIL: a few threads serve them as
         # fast as Temporal's default of up to 500, which a backlog would all start.
         workflow_threads = ThreadPoolExecutor(
@@ -235,44 +218,65 @@ class TemporalTaskWorker:
                 executor=executor,
                 sender=type(self.backend),
                 client=client,
-                slots=slots,
+                bodies=BodySlots(slots),
+                max_value_size=options.max_value_size,
             )
             workers = self._workers(activities, workflow_threads)
-            runs = [asyncio.create_task(w.run()) for w in workers]
-            if self.on_ready is not None:
-                self.on_ready()
-            self.ready.set()
-            logger.info(
-                "Worker %s serving %s on %s (namespace %s)",
-                self.config.identity,
-                ", ".join(w.task_queue for w in workers),
-                options.target_host,
-                options.namespace,
-            )
-            stop = asyncio.create_task(self._stop.wait())
-            await asyncio.wait([stop, *runs], return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-            logger.info(
-                "Worker %s stopping: no new tasks; waiting up to %gs for running ones",
-                self.config.identity,
-                self.config.shutdown_timeout,
-            )
-            shutdown = asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
-            try:
-                await asyncio.wait_for(asyncio.shield(shutdown), self.config.shutdown_timeout)
-            except TimeoutError:
-                logger.warning("Grace period over: running attempts will run again elsewhere")
-                activities.abandon_running()
-                # Hand-offs take moments; a task that ignores cancellation must not
-                # keep the process alive.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(shutdown, HAND_OFF_SECONDS)
-            for run in runs:
-                if run.done() and (error := run.exception()) is not None:
-                    raise error
+            await self._serve(workers, activities)
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
             workflow_threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _drain(self, activities: TaskActivities) -> None:
+        """The grace period: take no new attempts, let running ones finish (while the
+        workflow tasks that record their outcomes are still served), at most
+        `shutdown_timeout` seconds."""
+        activities.bodies.close()
+        deadline = time.monotonic() + self.config.shutdown_timeout
+        while activities.registry.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if activities.registry.finished_since(self._stop_requested_at):
+            # The outcome's workflow task comes to this worker (sticky) in moments.
+            await asyncio.sleep(OUTCOME_SETTLE_SECONDS)
+        if activities.registry.running:
+            logger.warning("Grace period over: running attempts will run again elsewhere")
+
+    async def _serve(self, workers: list[Worker], activities: TaskActivities) -> None:
+        """Poll until asked to stop; then let running attempts finish within the grace
+        period (the SDK hands the rest back, see `activities.py`) and stop."""
+        runs = [asyncio.create_task(w.run()) for w in workers]
+        if self.on_ready is not None:
+            self.on_ready()
+        self.ready.set()
+        options = self.backend.config
+        logger.info(
+            "Worker %s serving %s on %s (namespace %s)",
+            self.config.identity,
+            ", ".join(w.task_queue for w in workers[:-1]),
+            options.target_host,
+            options.namespace,
+        )
+        stop = asyncio.create_task(self._stop.wait())
+        await asyncio.wait([stop, *runs], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        logger.info(
+            "Worker %s stopping: no new tasks; waiting up to %gs for running ones",
+            self.config.identity,
+            self.config.shutdown_timeout,
+        )
+        await self._drain(activities)
+        # The queues first; this worker's own queue last, so that it can still answer
+        # for attempts it ran while the others stop.
+        *queues, own = workers
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(w.shutdown() for w in queues), return_exceptions=True),
+                HAND_OFF_SECONDS,
+            )
+            await asyncio.wait_for(own.shutdown(), HAND_OFF_SECONDS)
+        for run in runs:
+            if run.done() and not run.cancelled() and (error := run.exception()) is not None:
+                raise error
 
 
 @functools.cache
