@@ -209,15 +209,34 @@ def wait_visible(backend: TemporalTaskBackend, count: int, **query: Any) -> None
     wait_for(lambda: ops.count(ops.query(**query)) == count, timeout=30, interval=0.1)
 
 
-def print_history(backend: TemporalTaskBackend, task_id: str) -> None:
-    """Print a task's history (a debugging aid for failing tests)."""
+def history_events(backend: TemporalTaskBackend, task_id: str) -> list[Any]:
+    """The task's history events (its current run)."""
     from django_tasks_temporal import client as temporal
 
     async def fetch(client: Any) -> Any:
         return await client.get_workflow_handle(task_id).fetch_history()
 
-    history = temporal.call(backend.config, fetch)
-    start = history.events[0].event_time.ToDatetime()
-    for event in history.events:
+    return list(temporal.call(backend.config, fetch).events)
+
+
+def print_history(backend: TemporalTaskBackend, task_id: str) -> None:
+    """Print a task's history (a debugging aid for failing tests)."""
+    events = history_events(backend, task_id)
+    start = events[0].event_time.ToDatetime()
+    for event in events:
         offset = (event.event_time.ToDatetime() - start).total_seconds()
         print(f"{event.event_id:3} {offset:7.3f} {event.EventType.Name(event.event_type)}")
+
+
+def most_bodies_at_once(log: str) -> int:
+    """How many bodies logged by `tasks.log_body`-style tasks ever ran at the same time."""
+    events: list[tuple[float, int]] = []
+    with open(log) as f:
+        for line in f:
+            kind, at = line.split()
+            events.append((float(at), 1 if kind == "start" else -1))
+    running = most = 0
+    for _, change in sorted(events):  # at the same instant, an end sorts before a start
+        running += change
+        most = max(most, running)
+    return most

@@ -114,3 +114,41 @@ def noop() -> None:
 def sleep_then_return(seconds: float, value: Any) -> Any:
     time.sleep(seconds)
     return value
+
+
+@task
+def record_start_and_sleep(path: str, seconds: float) -> str:
+    """Append a line per start of the body to `path`, then sleep: counts bodies run."""
+    with open(path, "a") as f:
+        f.write(f"{time.time()}\n")
+    time.sleep(seconds)
+    return "slept"
+
+
+@task
+def big_value(size: int) -> str:
+    return "x" * size
+
+
+@task
+def fail_with_big_message(size: int) -> None:
+    raise TaskBoom("y" * size)
+
+
+@task(max_attempts=2, timeout=1)
+def outlives_its_timeout(log: str, seconds: float) -> None:
+    """Log when the body starts and ends (sync, so a timeout cannot interrupt it)."""
+    with open(log, "a") as f:
+        f.write(f"start {time.time()}\n")
+    time.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(f"end {time.time()}\n")
+
+
+@task
+def log_body(log: str, seconds: float) -> None:
+    with open(log, "a") as f:
+        f.write(f"start {time.time()}\n")
+    time.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(f"end {time.time()}\n")

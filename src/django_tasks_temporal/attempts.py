@@ -182,7 +182,7 @@ class Attempt:
         assert self.outcome is not None and self.outcome.error is not None
         failures = self.failures()
         pause = self.request.task.retry.backoff(failures).total_seconds()
-        last_line = self.outcome.error.traceback.rstrip().rpartition("\n")[2]
+        last_line = _shortened(self.outcome.error.traceback.rstrip().rpartition("\n")[2])
         logger.warning(
             "Task id=%s path=%s attempt %d of %d failed: %s; retrying in %gs",
             self.request.workflow_id,
@@ -192,6 +192,10 @@ class Attempt:
             last_line,
             pause,
         )
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 class AttemptRegistry:

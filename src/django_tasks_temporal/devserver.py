@@ -73,9 +73,17 @@ def free_port() -> int:
 
 
 def start_dev_server_command(
-    port: int, db_filename: str, ui_port: int | None = None, *, search_attributes: bool = True
+    port: int,
+    db_filename: str,
+    ui_port: int | None = None,
+    *,
+    search_attributes: bool = True,
+    dynamic_config: dict[str, str] | None = None,
 ) -> list[str]:
-    """The ``temporal server start-dev`` command line this project uses everywhere."""
+    """The ``temporal server start-dev`` command line this project uses everywhere.
+
+    `dynamic_config` replaces this project's dynamic config ({} for a plain server).
+    """
     command = [
         find_temporal_binary(),
         "server",
@@ -92,7 +100,9 @@ def start_dev_server_command(
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     for name, kind in SEARCH_ATTRIBUTES.items() if search_attributes else ():
         command += ["--search-attribute", f"{name}={kind}"]
-    for key, value in {**STRICT_PRIORITY_DYNAMIC_CONFIG, **BATCH_DYNAMIC_CONFIG}.items():
+    if dynamic_config is None:
+        dynamic_config = {**STRICT_PRIORITY_DYNAMIC_CONFIG, **BATCH_DYNAMIC_CONFIG}
+    for key, value in dynamic_config.items():
         command += ["--dynamic-config-value", f"{key}={value}"]
     return command
 
@@ -139,8 +149,12 @@ def start_dev_server(
     startup_timeout: float = 60.0,
     log_file: str | None = None,
     search_attributes: bool = True,
+    dynamic_config: dict[str, str] | None = None,
 ) -> DevServer:
-    """Start a dev server on a free loopback port and wait until it accepts connections."""
+    """Start a dev server on a free loopback port and wait until it accepts connections.
+
+    `search_attributes=False, dynamic_config={}` is a plain `temporal server start-dev`.
+    """
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="temporal-dev-")
     db_filename = db_filename or os.path.join(workdir, "temporal.db")
@@ -148,7 +162,11 @@ def start_dev_server(
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             start_dev_server_command(
-                port, db_filename, ui_port, search_attributes=search_attributes
+                port,
+                db_filename,
+                ui_port,
+                search_attributes=search_attributes,
+                dynamic_config=dynamic_config,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
