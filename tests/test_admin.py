@@ -3,6 +3,7 @@ what, filters and paging, refusals, the Temporal-down page, and the list's serve
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
@@ -24,7 +25,7 @@ from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.devserver import DevServer, free_port, start_dev_server
 from django_tasks_temporal.operations import TaskOperations
 from tests import tasks
-from tests.conftest import SUMMARY, tasks_setting, wait_finished, wait_for
+from tests.conftest import ROOT, SUMMARY, tasks_setting, wait_finished, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,37 @@ def visible(ops: TaskOperations, count: int, timeout: float = 30, **filters: Any
 
 def text(response: Any) -> str:
     return response.content.decode()
+
+
+# The admin package's modules, each importing only modules after it (never in a circle).
+LAYERS = ["__init__", "task_admin", "views", "actions", "listing", "detail", "forms",
+          "pages"]
+
+
+def test_admin_modules_import_one_way_and_never_temporalio() -> None:
+    package = ROOT / "src" / "django_tasks_temporal" / "admin"
+    assert sorted(p.stem for p in package.glob("*.py")) == sorted(LAYERS)
+    for module in LAYERS:
+        tree = ast.parse((package / f"{module}.py").read_text())
+        imported = {
+            name
+            for node in ast.walk(tree)
+            for name in (
+                [node.module or ""] if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            )
+        }
+        imported |= {  # `from django_tasks_temporal.admin import views`
+            f"django_tasks_temporal.admin.{a.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "django_tasks_temporal.admin"
+            for a in node.names
+        }
+        siblings = {n.rsplit(".", 1)[1] for n in imported
+                    if n.startswith("django_tasks_temporal.admin.")}
+        below = set(LAYERS[LAYERS.index(module) + 1:])
+        assert siblings <= below, f"admin/{module}.py imports {sorted(siblings - below)}"
+        assert not any(n.split(".")[0] in ("temporalio", "grpc") for n in imported), module
 
 
 def test_permissions_exist_and_no_table_is_created() -> None:
@@ -405,7 +437,7 @@ def test_the_list_of_1000_tasks_opens_in_under_a_second(
 
     asyncio.run(enqueue_all())
     visible(ops, 1000)
-    caplog.set_level(logging.DEBUG, logger="django_tasks_temporal.admin_views")
+    caplog.set_level(logging.DEBUG, logger="django_tasks_temporal.admin")
     times = []
     for _ in range(5):
         started = time.perf_counter()
