@@ -29,6 +29,7 @@ from tests.conftest import ROOT, wait_finished, wait_for
 CHROMIUM = "/usr/bin/chromium"
 GATED = "nightly"
 TASKS_PATH = "/admin/django_tasks_temporal/task/"
+WIDTH = 1280  # a common laptop screen: the whole list must fit it
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 
@@ -62,7 +63,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(20_000)
     yield page
@@ -107,6 +108,31 @@ def reload_until(page: Page, selector: str, text: str, timeout: float = 30) -> N
     wait_for(shows, timeout=timeout, interval=0.3)
 
 
+def assert_every_column_fits(page: Page) -> None:
+    """The task list needs no horizontal scrolling, and every column header is in view."""
+    sizes = page.evaluate("""() => {
+        const table = document.querySelector("#result_list");
+        const box = table.parentElement.getBoundingClientRect();
+        return {
+            table: table.scrollWidth,
+            container: table.parentElement.clientWidth,
+            document: document.documentElement.scrollWidth,
+            visible: [Math.max(box.left, 0), Math.min(box.right, window.innerWidth)],
+            headers: [...table.querySelectorAll("thead th")].map(th => [
+                th.textContent.trim(), th.getBoundingClientRect().left,
+                th.getBoundingClientRect().right,
+            ]),
+        };
+    }""")
+    assert page.viewport_size is not None and page.viewport_size["width"] == WIDTH
+    assert sizes["table"] <= sizes["container"], sizes
+    assert sizes["document"] <= WIDTH, sizes
+    assert [h for h, _, _ in sizes["headers"]][-2:] == ["Finished", "Attempts"]
+    low, high = sizes["visible"]
+    for header, left, right in sizes["headers"]:
+        assert low <= left and right <= high + 0.5, (header, left, right, sizes)
+
+
 def screenshot(page: Page, tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=True)
@@ -146,6 +172,7 @@ def test_an_operator_watches_and_manages_tasks(
     for count in ("Open (READY or RUNNING) (3)", "Waiting for a trigger (1)",
                   "Successful (2)", "Failed (1)"):
         expect(filters).to_contain_text(count)
+    assert_every_column_fits(page)
     screenshot(page, tmp_path, "admin-list.png")
 
     # Filters and the id search.

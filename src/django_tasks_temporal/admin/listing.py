@@ -8,6 +8,7 @@ visibility cannot say: READY or RUNNING, when the task started, how many attempt
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,11 @@ class ListedTask:
 
     row: TaskRow
     summary: TaskSummary | None  # None: it vanished (purged) between list and read
+
+    @property
+    def path_parts(self) -> list[str]:
+        """The task path cut after each dot, where a narrow column may break it."""
+        return re.findall(r"[^.]+\.?|\.", self.row.task_path)
 
     @property
     def status(self) -> TaskResultStatus:
