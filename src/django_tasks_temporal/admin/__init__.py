@@ -2,9 +2,10 @@
 
 Django's admin autodiscovery imports this package, which registers `TaskAdmin`. Inside,
 imports run one way: `task_admin` (the ModelAdmin and its URLs) -> `views` (list and
-detail) -> `actions` (run, retry, cancel, purge) -> `forms`; `views` also uses `listing`
-(a list page and its counts, with `runs`) and `detail`; every page uses `pages`. Tasks
-are read and changed through `operations`, never with gRPC calls made here.
+detail) -> `actions` (run, retry, cancel, purge) -> `forms`. The views also use
+`listing` (a list page and its counts, with `runs`: tasks, not Temporal runs) and
+`detail` (a task's page, with `attempts`); every page uses `pages`. Tasks are read and
+changed through `operations` and `results`, never with gRPC calls made here.
 """
 
 from __future__ import annotations

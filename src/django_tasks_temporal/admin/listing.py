@@ -17,8 +17,10 @@ from typing import Any
 from django.tasks import TaskResultStatus
 from django.utils.http import urlencode
 
-from django_tasks_temporal.admin.forms import OPEN, STATUS_CHOICES, WAITING
+from django_tasks_temporal.admin.attempts import AttemptHistory, history
+from django_tasks_temporal.admin.forms import OPEN, STATUS_CHOICES, WAITING, encode_page_token
 from django_tasks_temporal.admin.pages import Section
+from django_tasks_temporal.admin.runs import replaced_runs
 from django_tasks_temporal.operations import TaskOperations, TaskRow
 from django_tasks_temporal.results import TaskSummary
 
@@ -53,6 +55,11 @@ class ListedTask:
         return self.summary.waiting_for_trigger if self.summary else self.row.waiting_for_trigger
 
     @property
+    def enqueued_at(self) -> datetime | None:
+        # A retry's run starts later; the task was enqueued when its first run started.
+        return self.summary.enqueued_at if self.summary else self.row.enqueued_at
+
+    @property
     def started_at(self) -> datetime | None:
         return self.summary.started_at if self.summary else None
 
@@ -61,19 +68,31 @@ class ListedTask:
         return self.summary.finished_at if self.summary else self.row.finished_at
 
     @property
+    def history(self) -> AttemptHistory | None:
+        return history(self.summary) if self.summary else None
+
+    @property
     def attempts(self) -> int | None:
-        return len(self.summary.worker_ids) if self.summary else None
+        """How many attempts ran: the count the task's page shows above its table."""
+        return len(self.history.attempts) if self.history else None
 
     @property
     def run_after_ahead(self) -> bool:
-        run_after = self.summary and self.summary.run_after
-        return bool(run_after and run_after > datetime.now(UTC))
+        """Whether it is READY and waits for its run_after (a cancelled task waits no more)."""
+        run_after = self.summary.run_after if self.summary else None
+        return (self.status == TaskResultStatus.READY and run_after is not None
+                and run_after > datetime.now(UTC))
 
     @property
-    def last_error(self) -> str | None:
-        """The class name of the task's last error, for a glance at why it failed."""
-        errors = self.summary.errors if self.summary else []
-        return errors[-1].exception_class_path.rsplit(".", 1)[-1] if errors else None
+    def outcome_error(self) -> str | None:
+        """The class name of the error a FAILED task failed with, for a glance at why."""
+        error = self.history and self.history.outcome_error
+        return error.exception_class_path.rsplit(".", 1)[-1] if error else None
+
+    @property
+    def earlier_failures(self) -> int:
+        """Failed attempts before the outcome, shown as such (a retried task may succeed)."""
+        return len(self.history.earlier_errors) if self.history else 0
 
 
 @dataclass(frozen=True)
@@ -83,10 +102,11 @@ class Choice:
     selected: bool
 
 
-def _counts(ops: TaskOperations, filters: dict[str, Any]) -> dict[str, int]:
-    """Tasks per status filter for the other filters (two visibility counts)."""
+def _counts(ops: TaskOperations, filters: dict[str, Any], replaced: int) -> dict[str, int]:
+    """Tasks per status filter for the other filters (two visibility counts of runs, less
+    the `replaced` runs, all of them failed ones)."""
     by_execution = ops.count_by_status(ops.query(**filters))
-    total = sum(by_execution.values())
+    total = sum(by_execution.values()) - replaced
     running, completed = by_execution.get("Running", 0), by_execution.get("Completed", 0)
     return {
         "": total,
@@ -144,15 +164,17 @@ def read_listing(
     listed = time.perf_counter()
     summaries = ops.get_many(list(dict.fromkeys(row.id for row in page.rows)))
     read = time.perf_counter()
-    counts = _counts(ops, filters)
+    replaced = replaced_runs(ops, filters)
+    counts = _counts(ops, filters, len(replaced))
     logger.debug("Task list: %d rows listed in %.0f ms, read in %.0f ms, counted in %.0f ms",
                  len(page.rows), (listed - started) * 1000, (read - listed) * 1000,
                  (time.perf_counter() - read) * 1000)
-    # A retried task is a new run under the same id: list it once (its latest run comes
-    # first, newest first) and show it as it is now.
+    # A retried task is a new run under the same id: show its latest run, as it is now
+    # (a page may hold fewer rows than its size where replaced runs were left out).
     rows: dict[str, TaskRow] = {}
     for row in page.rows:
-        rows.setdefault(row.id, row)
+        if row not in replaced:
+            rows.setdefault(row.id, row)
     tasks = [ListedTask(row=row, summary=summaries.get(row.id)) for row in rows.values()]
     return Listing(tasks=tasks, next_page_token=page.next_page_token, counts=counts)
 
@@ -161,3 +183,25 @@ def query_string(params: dict[str, Any]) -> str:
     return "?" + urlencode({k: v for k, v in params.items() if v})
 
 
+def listing_context(section: Section, data: dict[str, Any], page_size: int) -> dict[str, Any]:
+    """The list page's context from its valid query parameters: rows, counts, links."""
+    params = {"backend": section.alias, **{k: data.get(k) or "" for k in FILTERS}}
+    filters = {"queue_name": params["queue"] or None, "task_path": params["task"] or None,
+               "task_id": params["q"] or None}
+    listing = read_listing(section.ops, filters, params["status"], page_size,
+                           data.get("page_token"))
+    number, token = data.get("page") or 1, listing.next_page_token
+    return {
+        "section": section,
+        "params": params,
+        "listing": listing,
+        "result_count": listing.counts.get(params["status"], 0),
+        "filters": sidebar_filters(section, params, [t.row for t in listing.tasks],
+                                   listing.counts),
+        "has_active_filters": any(params[k] for k in FILTERS),
+        "page_number": number,
+        "first_page": query_string(params),
+        "next_page": token and query_string(
+            {**params, "page_token": encode_page_token(token), "page": number + 1}),
+        "backend_query": query_string({"backend": section.alias}),
+    }
