@@ -30,6 +30,14 @@ def fail(message: str = "boom") -> None:
     raise TaskBoom(message)
 
 
+@task
+def fail_unless_exists(path: str) -> str:
+    """Fails until `path` exists (a retry after the file appears succeeds)."""
+    if not os.path.exists(path):
+        raise TaskBoom(f"{path} does not exist")
+    return "found"
+
+
 @task(max_attempts=3)
 def fail_twice_then_succeed(marker_dir: str) -> int:
     marker = os.path.join(marker_dir, "attempts")

@@ -3,12 +3,15 @@ what, filters and paging, refusals, the Temporal-down page, and the list's serve
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
+import re
 import statistics
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +27,7 @@ from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.devserver import DevServer, free_port, start_dev_server
 from django_tasks_temporal.operations import TaskOperations
 from tests import tasks
-from tests.conftest import SUMMARY, tasks_setting, wait_finished, wait_for
+from tests.conftest import ROOT, SUMMARY, tasks_setting, wait_finished, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +80,44 @@ def visible(ops: TaskOperations, count: int, timeout: float = 30, **filters: Any
 
 def text(response: Any) -> str:
     return response.content.decode()
+
+
+def field(page: str, name: str) -> str:
+    """A field of a task's page, as rendered."""
+    match = re.search(rf'<td id="field-{name}">(.*?)</td>', page, re.S)
+    assert match, f"no field {name!r}"
+    return match.group(1).strip()
+
+
+# The admin package's modules, each importing only modules after it (never in a circle).
+LAYERS = ["__init__", "task_admin", "views", "actions", "listing", "runs", "detail", "attempts",
+          "forms", "pages"]
+
+
+def test_admin_modules_import_one_way_and_never_temporalio() -> None:
+    package = ROOT / "src" / "django_tasks_temporal" / "admin"
+    assert sorted(p.stem for p in package.glob("*.py")) == sorted(LAYERS)
+    for module in LAYERS:
+        tree = ast.parse((package / f"{module}.py").read_text())
+        imported = {
+            name
+            for node in ast.walk(tree)
+            for name in (
+                [node.module or ""] if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            )
+        }
+        imported |= {  # `from django_tasks_temporal.admin import views`
+            f"django_tasks_temporal.admin.{a.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "django_tasks_temporal.admin"
+            for a in node.names
+        }
+        siblings = {n.rsplit(".", 1)[1] for n in imported
+                    if n.startswith("django_tasks_temporal.admin.")}
+        below = set(LAYERS[LAYERS.index(module) + 1:])
+        assert siblings <= below, f"admin/{module}.py imports {sorted(siblings - below)}"
+        assert not any(n.split(".")[0] in ("temporalio", "grpc") for n in imported), module
 
 
 def test_permissions_exist_and_no_table_is_created() -> None:
@@ -254,6 +295,8 @@ def test_actions_ask_first_then_act_and_report(
     visible(ops, 2, task_id=failed.id)  # two runs under one id: the list shows one task
     response = operator.get(reverse(LIST), {"q": failed.id})
     assert [t.row.id for t in response.context["listing"].tasks] == [failed.id]
+    assert response.context["result_count"] == 1  # and counts one task, not two runs
+    assert "1 task<" in text(response) and "0 of 1 selected" in text(response)
     # Cancel a delayed task; cancelling a finished one is refused.
     response = operator.post(reverse(ACTION), {"action": "cancel", "post": "yes",
                              "_selected_action": [later.id, done.id]}, follow=True)
@@ -262,6 +305,14 @@ def test_actions_ask_first_then_act_and_report(
     final = wait_finished(backend, later.id)
     assert final.status == TaskResultStatus.FAILED
     assert final.errors[-1].exception_class_path.endswith("TaskCancelled")
+    # Cancelled while it waited for its run_after: it no longer "runs after" anything,
+    # and its page agrees with itself: no attempt ran, and the cancel is its outcome.
+    listed = text(operator.get(reverse(LIST), {"q": later.id}))
+    assert "status-FAILED" in listed and "runs after" not in listed
+    page = text(operator.get(detail(later.id)))
+    assert field(page, "attempts") == "0"
+    assert "No attempt ran." in page and "(not known yet)" not in page
+    assert "TaskCancelled" in page.split('id="task-error"')[1]
     # Unknown ids and nothing selected are reported, not 500s.
     response = operator.post(reverse(ACTION), {"action": "cancel", "post": "yes",
                              "_selected_action": "no-such-task"}, follow=True)
@@ -270,6 +321,55 @@ def test_actions_ask_first_then_act_and_report(
     assert "Tasks must be selected" in text(response)
     response = operator.post(reverse(ACTION), {"_selected_action": done.id}, follow=True)
     assert "No action selected." in text(response)
+
+
+def test_a_retried_task_is_one_task_in_the_counts_and_the_lists(
+    backend: TemporalTaskBackend, ops: TaskOperations, operator: Client, worker: Any,
+    tmp_path: Path,
+) -> None:
+    """Visibility lists every run; a retry is a new run under the task's id."""
+    gate = tmp_path / "gate"
+    flaky = tasks.fail_unless_exists.enqueue(str(gate))
+    failed = tasks.fail.enqueue()
+    for result in (flaky, failed):
+        wait_finished(backend, result.id)
+    gate.touch()
+    operator.post(reverse(ACTION), {"action": "retry", "post": "yes",
+                  "_selected_action": flaky.id})
+    assert wait_finished(backend, flaky.id).status == TaskResultStatus.SUCCESSFUL
+    visible(ops, 3)  # three runs of two tasks
+    response = operator.get(reverse(LIST))
+    page = text(response)
+    assert response.context["result_count"] == 2
+    assert "2 tasks<" in page and "0 of 2 selected" in page
+    assert "Successful (1)" in page and "Failed (1)" in page
+    [listed] = [t for t in response.context["listing"].tasks if t.row.id == flaky.id]
+    assert listed.enqueued_at == flaky.enqueued_at  # when it was enqueued, not retried
+    response = operator.get(reverse(LIST), {"status": "FAILED"})
+    assert [t.row.id for t in response.context["listing"].tasks] == [failed.id]
+    assert response.context["result_count"] == 1
+
+
+@pytest.mark.parametrize("backend_options", [{"retry_initial_interval": 0.1}])
+def test_a_task_that_succeeded_after_retries_shows_their_errors_as_history(
+    backend: TemporalTaskBackend, ops: TaskOperations, operator: Client, worker: Any,
+    tmp_path: Path,
+) -> None:
+    result = tasks.fail_twice_then_succeed.enqueue(str(tmp_path))
+    final = wait_finished(backend, result.id)
+    assert final.status == TaskResultStatus.SUCCESSFUL and len(final.errors) == 2
+    visible(ops, 1)
+    listed = text(operator.get(reverse(LIST)))
+    assert "status-SUCCESSFUL" in listed and "after 2 failed attempts" in listed
+    assert "TaskBoom" not in listed  # not an outcome next to SUCCESSFUL
+    page = text(operator.get(detail(result.id)))
+    assert field(page, "attempts") == "3"
+    assert 'id="task-error"' not in page  # the task has no error: it succeeded
+    history = page.split('id="task-earlier-errors"')[1]
+    assert "Errors of earlier attempts" in history
+    assert "Attempt 1: tests.tasks.TaskBoom" in history
+    assert "Attempt 2: tests.tasks.TaskBoom" in history
+    assert "TaskBoom: attempt 2" in history  # with its traceback
 
 
 def test_run_now_keeps_run_after_unless_asked(
@@ -405,7 +505,7 @@ def test_the_list_of_1000_tasks_opens_in_under_a_second(
 
     asyncio.run(enqueue_all())
     visible(ops, 1000)
-    caplog.set_level(logging.DEBUG, logger="django_tasks_temporal.admin_views")
+    caplog.set_level(logging.DEBUG, logger="django_tasks_temporal.admin")
     times = []
     for _ in range(5):
         started = time.perf_counter()

@@ -142,10 +142,11 @@ class TaskOperations:
         queue_name: str | None = None,
         task_path: str | None = None,
         task_id: str | None = None,
+        task_ids: Sequence[str] = (),
         waiting: bool = False,
         closed_before: datetime | None = None,
     ) -> str:
-        """A visibility query selecting this backend's tasks."""
+        """A visibility query selecting this backend's tasks (`task_ids`: any of these)."""
         clauses = [
             f"WorkflowType = {_quote(WORKFLOW_NAME)}",
             f"{TASK_BACKEND.name} = {_quote(self.backend.alias)}",
@@ -161,6 +162,8 @@ class TaskOperations:
             clauses.append(f"{TASK_PATH.name} = {_quote(task_path)}")
         if task_id:
             clauses.append(f"WorkflowId = {_quote(task_id)}")
+        if task_ids:
+            clauses.append(f"WorkflowId IN ({', '.join(_quote(i) for i in task_ids)})")
         if waiting:
             clauses.append(f"{TASK_STATE.name} = {_quote(WAITING)}")
             clauses.append("ExecutionStatus = 'Running'")

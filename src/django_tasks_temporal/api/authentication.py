@@ -68,6 +68,37 @@ class OIDCIdentity:
         return self.email
 
 
+class AnonymousCaller:
+    """`request.user` for a caller without credentials, in place of DRF's default.
+
+    DRF's default is django.contrib.auth's `AnonymousUser`, whose module cannot even be
+    imported in a project without `django.contrib.auth` and `contenttypes` (an API-only
+    project): these views' callers are OIDC identities or nobody, never Django users.
+    """
+
+    is_authenticated: ClassVar[bool] = False
+    is_anonymous: ClassVar[bool] = True
+
+    def __str__(self) -> str:
+        return "anonymous"
+
+
+ANONYMOUS = AnonymousCaller()
+
+
+class OIDCRequest(Request):
+    """DRF's request whose caller is `ANONYMOUS` when no authenticator accepted it.
+
+    The same as `UNAUTHENTICATED_USER = None` in DRF's settings, for these views only,
+    whatever the project configured for its own views.
+    """
+
+    def _not_authenticated(self) -> None:
+        self._authenticator = None
+        self.user = ANONYMOUS  # type: ignore[assignment]  # the stubs expect a Django user
+        self.auth = None
+
+
 class OIDCAuthentication(BaseAuthentication):
     """DRF authentication: None without credentials, 401 for bad ones, 403 when closed."""
 

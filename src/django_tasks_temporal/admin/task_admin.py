@@ -1,4 +1,4 @@
-"""The Django admin's "Tasks" pages: watch and manage each Temporal backend's tasks.
+"""`TaskAdmin`: the ModelAdmin behind the "Tasks" pages, with their URLs and permissions.
 
 `Task` is an unmanaged model that only carries permissions: every page here reads
 Temporal through `operations` and never touches the database for tasks. Staff need
@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
-from django_tasks_temporal import admin_actions, admin_views
+from django_tasks_temporal.admin import actions, views
 from django_tasks_temporal.models import Task
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ else:
     ModelAdmin = admin.ModelAdmin
 
 
-@admin.register(Task)
 class TaskAdmin(ModelAdmin):
     list_per_page = 50  # one visibility page, whose tasks are then read concurrently
 
@@ -45,10 +44,10 @@ class TaskAdmin(ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("", self._view(admin_views.changelist_view), name=f"{prefix}_changelist"),
-            path("action/", self._view(admin_actions.task_action_view), name=f"{prefix}_action"),
-            path("purge/", self._view(admin_actions.purge_view), name=f"{prefix}_purge"),
-            path("<path:object_id>/", self._view(admin_views.detail_view), name=f"{prefix}_change"),
+            path("", self._view(views.changelist_view), name=f"{prefix}_changelist"),
+            path("action/", self._view(actions.task_action_view), name=f"{prefix}_action"),
+            path("purge/", self._view(actions.purge_view), name=f"{prefix}_purge"),
+            path("<path:object_id>/", self._view(views.detail_view), name=f"{prefix}_change"),
         ]
 
     def _view(self, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -64,7 +63,7 @@ class TaskAdmin(ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        return self._view(admin_views.changelist_view)(request)
+        return self._view(views.changelist_view)(request)
 
     def change_view(
         self,
@@ -73,4 +72,4 @@ class TaskAdmin(ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        return self._view(admin_views.detail_view)(request, object_id)
+        return self._view(views.detail_view)(request, object_id)

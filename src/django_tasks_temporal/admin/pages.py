@@ -1,9 +1,13 @@
-"""Which Temporal backend an admin page shows, and the page Temporal problems render as.
+"""What every admin page of the package shares: which backend it shows, its context, its errors.
 
 The admin has one section per Temporal backend in `settings.TASKS`, chosen with the
 `backend` query parameter ("default" unless there is no such Temporal backend); other
 backends are skipped. A Temporal server that cannot be reached, invalid OPTIONS or no
 Temporal backend at all render as an admin page saying so, never as a 500.
+
+The pages receive the ModelAdmin that serves them as a `TaskPages`, so nothing in this
+package imports `task_admin` back: imports run one way (task_admin -> views -> actions
+-> forms, everything -> pages).
 """
 
 from __future__ import annotations
@@ -12,22 +16,40 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate
+from typing import TYPE_CHECKING, Any, Concatenate, Protocol
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.exceptions import InvalidBackendOptions, TemporalUnavailable
 from django_tasks_temporal.operations import TaskOperations
 
 if TYPE_CHECKING:
-    from django_tasks_temporal.admin import TaskAdmin
+    from django.contrib.admin import AdminSite
+    from django.db.models.options import Options
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_tasks_temporal.admin")
+
+
+class TaskPages(Protocol):
+    """What the pages need from the ModelAdmin serving them (`task_admin.TaskAdmin`)."""
+
+    @property
+    def admin_site(self) -> AdminSite: ...
+
+    @property
+    def opts(self) -> Options[Any]: ...
+
+    @property
+    def list_per_page(self) -> int: ...
+
+    def has_task_permission(self, request: HttpRequest, codename: str) -> bool: ...
 
 
 class NoTemporalBackend(Exception):
@@ -73,8 +95,13 @@ def section_for(request: HttpRequest) -> Section:
     return Section(alias=alias, aliases=aliases, backend=backend)
 
 
+def changelist_url(section: Section) -> str:
+    url = reverse("admin:django_tasks_temporal_task_changelist")
+    return f"{url}?{urlencode({'backend': section.alias})}"
+
+
 def page_context(
-    model_admin: TaskAdmin, request: HttpRequest, title: str, **extra: Any
+    model_admin: TaskPages, request: HttpRequest, title: str, **extra: Any
 ) -> dict[str, Any]:
     """What every admin page needs (site header, user links, breadcrumbs), plus `extra`."""
     return {
@@ -85,7 +112,7 @@ def page_context(
     }
 
 
-type AdminView[**P] = Callable[Concatenate[TaskAdmin, HttpRequest, P], HttpResponse]
+type AdminView[**P] = Callable[Concatenate[TaskPages, HttpRequest, P], HttpResponse]
 
 
 def shows_problems[**P](view: AdminView[P]) -> AdminView[P]:
@@ -93,7 +120,7 @@ def shows_problems[**P](view: AdminView[P]) -> AdminView[P]:
 
     @functools.wraps(view)
     def guarded(
-        model_admin: TaskAdmin, request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs
+        model_admin: TaskPages, request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs
     ) -> HttpResponse:
         try:
             return view(model_admin, request, *args, **kwargs)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -19,16 +18,19 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 
-from django_tasks_temporal.admin_forms import PurgeForm, TaskActionForm
-from django_tasks_temporal.admin_sections import Section, page_context, section_for, shows_problems
+from django_tasks_temporal.admin.forms import PurgeForm, TaskActionForm
+from django_tasks_temporal.admin.pages import (
+    Section,
+    TaskPages,
+    changelist_url,
+    page_context,
+    section_for,
+    shows_problems,
+)
 from django_tasks_temporal.operations import TaskConflict, TaskOperations
 from django_tasks_temporal.results import TaskSummary
-
-if TYPE_CHECKING:
-    from django_tasks_temporal.admin import TaskAdmin
 
 _OPEN = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
 _CONFLICTS = {"task_running": "it is running", "task_finished": "it has finished"}
@@ -96,11 +98,6 @@ ACTIONS = {
 }
 
 
-def changelist_url(section: Section) -> str:
-    url = reverse("admin:django_tasks_temporal_task_changelist")
-    return f"{url}?{urlencode({'backend': section.alias})}"
-
-
 def _back(request: HttpRequest, next_url: str, section: Section) -> str:
     allowed = url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -137,7 +134,7 @@ def _act(request: HttpRequest, action: TaskAction, ops: TaskOperations, ids: lis
                           f"{run_after:%Y-%m-%d %H:%M:%S %Z}.")
 
 
-def _confirmation(model_admin: TaskAdmin, request: HttpRequest, section: Section,
+def _confirmation(model_admin: TaskPages, request: HttpRequest, section: Section,
                   action: TaskAction, ids: list[str], back: str) -> HttpResponse:
     """Ask before acting; when the action applies to none of the tasks, say why at once."""
     summaries = section.ops.get_many(ids)
@@ -159,7 +156,7 @@ def _confirmation(model_admin: TaskAdmin, request: HttpRequest, section: Section
 
 
 @shows_problems
-def task_action_view(model_admin: TaskAdmin, request: HttpRequest) -> HttpResponse:
+def task_action_view(model_admin: TaskPages, request: HttpRequest) -> HttpResponse:
     section = section_for(request)
     form = TaskActionForm(request.POST if request.method == "POST" else request.GET)
     if not form.data.get("action"):
@@ -184,7 +181,7 @@ def task_action_view(model_admin: TaskAdmin, request: HttpRequest) -> HttpRespon
 
 
 @shows_problems
-def purge_view(model_admin: TaskAdmin, request: HttpRequest) -> HttpResponse:
+def purge_view(model_admin: TaskPages, request: HttpRequest) -> HttpResponse:
     if not model_admin.has_task_permission(request, "purge_task"):
         raise PermissionDenied
     section = section_for(request)
