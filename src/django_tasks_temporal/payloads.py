@@ -74,7 +74,8 @@ class RunTaskInput:
     queue_name: str
     priority: int
     takes_context: bool
-    enqueued_at: str  # ISO 8601, aware
+    # ISO 8601, aware; "" for runs a Temporal Schedule starts: the workflow's start time.
+    enqueued_at: str
     run_after: str | None = None  # ISO 8601, aware; the earliest time the task may run
     wait_for_release: bool = False  # trigger-gated queue: wait for a `release` signal
     retry: RetryPolicyInput = field(default_factory=RetryPolicyInput)

@@ -89,6 +89,8 @@ class RunTaskWorkflow:
 
     @workflow.run
     async def run(self, task: RunTaskInput) -> TaskOutcome:
+        if not task.enqueued_at:  # started by a Temporal Schedule
+            task = replace(task, enqueued_at=workflow.info().start_time.isoformat())
         self._attempts = list(task.earlier_attempts)
         earlier = len(self._attempts)
         if task.wait_for_release:
