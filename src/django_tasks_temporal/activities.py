@@ -138,7 +138,8 @@ class TaskActivities:
         if function is not None and not function.done() and not attempt.abandoned:
             attempt.abandoned = True
             self.bodies.abandon()
-            function.cancel()  # interrupts an async function; a thread runs on
+            if isinstance(function, asyncio.Task):
+                function.cancel()  # an async function is interrupted; a thread runs on
         claimed = attempt.claim(error=error or TaskCancelled("The worker shut down."))
         if claimed and error is not None:
             if attempt.retried:
