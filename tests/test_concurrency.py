@@ -35,7 +35,10 @@ def finished_signals() -> Iterator[list[tuple[str, str, list[str]]]]:
     task_finished.disconnect(dispatch_uid="test_concurrency")
 
 
-def signals_for(sent: list[tuple[str, str, list[str]]], task_id: str) -> list[tuple[str, list[str]]]:
+Sent = list[tuple[str, str, list[str]]]
+
+
+def signals_for(sent: Sent, task_id: str) -> list[tuple[str, list[str]]]:
     return [(status, paths) for i, status, paths in sent if i == task_id]
 
 

@@ -72,7 +72,8 @@ def test_a_result_is_readable_after_its_tasks_module_is_gone(backend, tmp_path, 
 
 def test_a_task_whose_path_no_longer_imports_fails_with_the_reason(backend, worker, tmp_path):
     module = f"gone_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text("from django.tasks import task\n\n@task\ndef f():\n    pass\n")
+    source = "from django.tasks import task\n\n@task\ndef f():\n    pass\n"
+    (tmp_path / f"{module}.py").write_text(source)
     sys.path.insert(0, str(tmp_path))
     try:
         enqueued = importlib.import_module(module).f.enqueue()
