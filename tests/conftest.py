@@ -156,10 +156,10 @@ def spawn_worker(backend: TemporalTaskBackend) -> Iterator[Any]:
     """Start `python -m django_tasks_temporal.worker` as a real process."""
     processes: list[subprocess.Popen[str]] = []
 
-    def spawn(*flags: str) -> subprocess.Popen[str]:
+    def spawn(*flags: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         process = subprocess.Popen(
             [sys.executable, "-m", "django_tasks_temporal.worker", *flags],
-            env=subprocess_env(backend),
+            env={**subprocess_env(backend), **(env or {})},
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

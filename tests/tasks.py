@@ -160,3 +160,12 @@ def log_body(log: str, seconds: float) -> None:
     time.sleep(seconds)
     with open(log, "a") as f:
         f.write(f"end {time.time()}\n")
+
+
+@task
+def use_database(seconds: float) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    time.sleep(seconds)
