@@ -22,6 +22,7 @@ TASKS = {
         "OPTIONS": {
             "target_host": os.environ.get("TEMPORAL_TARGET_HOST", "127.0.0.1:7233"),
             "task_queue": os.environ.get("TEMPORAL_TASK_QUEUE", "bench"),
+            "heartbeat_timeout": float(os.environ.get("BENCH_HEARTBEAT_TIMEOUT", "10")),
         },
     }
 }

@@ -15,3 +15,13 @@ def noop() -> None:
 @task
 def sleep(seconds: float = 0.1) -> None:
     time.sleep(seconds)
+
+
+@task
+def chaos_body(log: str, seconds: float) -> None:
+    """Log each body's start and end (one file per task) around a sleep."""
+    with open(log, "a") as f:
+        f.write(f"start {time.time()}\n")
+    time.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(f"end {time.time()}\n")

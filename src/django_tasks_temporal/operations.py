@@ -37,6 +37,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from django_tasks_temporal import client as temporal
+from django_tasks_temporal import namespace
 from django_tasks_temporal.payloads import RELEASE_SIGNAL, WORKFLOW_NAME, ReleaseInput
 from django_tasks_temporal.results import (
     TaskState,
@@ -130,7 +131,19 @@ class TaskOperations:
         self.config: BackendOptions = backend._usable_config()
 
     def _call[T](self, fn: Callable[[Client], Awaitable[T]]) -> T:
-        return temporal.call(self.config, fn)
+        async def call(client: Client) -> T:
+            try:
+                return await fn(client)
+            except RPCError as e:
+                # A namespace no worker or enqueue has prepared yet (a plain server).
+                if not namespace.missing_search_attributes(e):
+                    raise
+                if not await namespace.ensure_search_attributes(client, self.config.namespace):
+                    raise
+                await namespace.settle(client, self.config.namespace)
+                return await fn(client)
+
+        return temporal.call(self.config, call)
 
 
     # -- queries --------------------------------------------------------------------
