@@ -17,6 +17,7 @@ tasks ran again. Not a timed test: figures for the README.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import shutil
@@ -49,8 +50,9 @@ def runs(path: Path) -> list[tuple[float, float | None]]:
 
 
 def overlapped(bodies: list[tuple[float, float | None]]) -> bool:
-    ends = [end for _, end in bodies[:-1]]
-    return any(end is None or end > start for end, (start, _) in zip(ends, bodies[1:], strict=False))
+    """Whether a run of the body began before the previous one ended."""
+    pairs = itertools.pairwise(bodies)
+    return any(end is None or end > start for (_, end), (start, _) in pairs)
 
 
 def start_worker(target: str, name: str) -> WorkerProcess:
