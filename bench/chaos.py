@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.run import WorkerProcess, child_env, log  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
+SLOTS = 10  # per worker: 500 tasks of 0.5-3 s keep 3 workers busy for about 30 s
 PREFIX = f"chaos-{RUN}"
 
 
@@ -59,7 +60,7 @@ def start_worker(target: str, name: str) -> WorkerProcess:
     worker = WorkerProcess(
         name,
         [sys.executable, "-m", "django_tasks_temporal.worker", "--identity", name,
-         "--max-concurrent-activities", "20"],
+         "--max-concurrent-activities", str(SLOTS)],
         child_env(target) | {"TEMPORAL_TASK_QUEUE": PREFIX},
         marker=" serving ",
     )
@@ -105,7 +106,7 @@ class Chaos:
         ids: dict[str, Path] = {}
         for i in range(self.args.tasks):
             path = self.logs / f"{phase}-{i}"
-            ids[self.tasks.chaos_body.enqueue(str(path), rng.uniform(0.2, 2.0)).id] = path
+            ids[self.tasks.chaos_body.enqueue(str(path), rng.uniform(0.5, 3.0)).id] = path
         return ids
 
     def wait_all(self, ids: dict[str, Path], timeout: float = 600) -> dict[str, object]:
@@ -143,7 +144,7 @@ class Chaos:
         rerun_delays: list[float] = []
         victim = self.workers[0]
         for round_ in range(3):
-            time.sleep(4)
+            time.sleep(3)
             killed_at = time.time()
             cut_short = [p for p in ids.values() if (b := runs(p)) and b[-1][1] is None]
             os.kill(victim.process.pid, signal.SIGKILL)
@@ -182,7 +183,7 @@ class Chaos:
     def outage(self) -> None:
         log(f"B. {self.args.tasks} tasks, 3 workers, the server down for 10 s mid-run")
         ids = self.enqueue("outage")
-        time.sleep(3)
+        time.sleep(2)
         self.server.stop()
         time.sleep(10)
         self.server = self.start_server()

@@ -73,6 +73,7 @@ def test_worker_logs_each_task_like_django(backend, worker, caplog):
         ({"timeout": 0}, "E011", "timeout"),
         ({"heartbeat_timeout": "10"}, "E012", "heartbeat_timeout"),
         ({"priority_levels": 0}, "E013", "priority_levels"),
+        ({"max_payload_size": 1000}, "E017", "max_payload_size"),
         ({"trigger_queues": "emails"}, "E014", "trigger_queues"),
         ({"shutdown_timeout": float("inf")}, "E015", "shutdown_timeout"),
         ({"colour": "blue"}, "E002", "colour"),

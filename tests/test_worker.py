@@ -170,3 +170,22 @@ def test_worker_registers_missing_search_attributes():
                 return set(response.custom_attributes)
 
             assert set(SEARCH_ATTRIBUTES) <= temporal.call(backend.config, names)
+
+
+def test_a_retried_attempt_is_one_warning_and_no_error(backend, spawn_worker, tmp_path):
+    worker = spawn_worker("--identity", "logger")
+    enqueued = tasks.fail_twice_then_succeed.enqueue(str(tmp_path))
+    result = wait_finished(backend, enqueued.id)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    output = worker.stdout.read()
+    assert " ERROR " not in output, output
+    assert "Traceback" not in output, output
+    for attempt, pause in ((1, 1), (2, 2)):
+        line = (
+            f"Task id={enqueued.id} path=tests.tasks.fail_twice_then_succeed attempt {attempt} "
+            f"of 3 failed: tests.tasks.TaskBoom: attempt {attempt}; retrying in {pause}s"
+        )
+        assert sum(line in row and " WARNING " in row for row in output.splitlines()) == 1
+    assert "\x1b[" not in output  # no colour codes from Temporal's core

@@ -29,7 +29,7 @@ from django.db import close_old_connections
 from django.tasks.signals import task_finished, task_started
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from django_tasks_temporal.attempts import Attempt, AttemptRegistry
 from django_tasks_temporal.exceptions import TaskCancelled, TaskTimedOut
@@ -97,6 +97,7 @@ class TaskActivities:
                     "it runs again on another worker.",
                     type=WORKER_SHUTDOWN_ERROR,
                     non_retryable=True,
+                    category=ApplicationErrorCategory.BENIGN,  # not logged as a failure
                 )
             await self._abandon(attempt, TaskCancelled("The task was cancelled while it ran."))
             raise asyncio.CancelledError

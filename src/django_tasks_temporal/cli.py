@@ -105,13 +105,18 @@ def select_backend(alias: str | None, *, fallback: bool) -> TemporalTaskBackend:
 
 
 def configure_logging(verbosity: int) -> None:
-    """Show task logs (Django's `django.tasks` lines) unless the project configured them."""
+    """Show task logs (Django's `django.tasks` lines) and Temporal's warnings (its core's
+    lines come through the `temporalio` logger) unless the project configured them."""
     level = logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING
-    for name in ("django.tasks", "django_tasks_temporal"):
+    levels = {"django.tasks": level, "django_tasks_temporal": level}
+    levels["temporalio"] = max(level, logging.WARNING)
+    for name, name_level in levels.items():
         log = logging.getLogger(name)
         if not log.handlers:
             handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            )
             log.addHandler(handler)
             log.propagate = False
-        log.setLevel(level)
+        log.setLevel(name_level)
