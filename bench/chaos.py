@@ -24,6 +24,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,18 +35,24 @@ sys.path.insert(0, str(ROOT))
 from bench.run import WorkerProcess, child_env, log  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
-SLOTS = 10  # per worker: 500 tasks of 0.5-3 s keep 3 workers busy for about 30 s
+SLOTS = 20  # per worker: room for the re-runs of a killed worker's attempts
+RATE = 20.0  # tasks enqueued per second: about 35 bodies run at once, for 25 s
 PREFIX = f"chaos-{RUN}"
 
 
+# pid -> when it was SIGKILLed: a body that was running in it ended then.
+KILLED: dict[int, float] = {}
+
+
 def runs(path: Path) -> list[tuple[float, float | None]]:
-    """(start, end or None) of each run of a task's body, from its log."""
+    """(start, end) of each run of a task's body, from its log; the end is None while it
+    runs, and the kill time for a body whose worker was killed."""
     found: list[tuple[float, float | None]] = []
     for line in path.read_text().splitlines() if path.exists() else []:
-        kind, at = line.split()
+        kind, at, pid = line.split()
         if kind == "start":
-            found.append((float(at), None))
-        elif found:
+            found.append((float(at), KILLED.get(int(pid))))
+        else:
             found[-1] = (found[-1][0], float(at))
     return found
 
@@ -54,6 +61,11 @@ def overlapped(bodies: list[tuple[float, float | None]]) -> bool:
     """Whether a run of the body began before the previous one ended."""
     pairs = itertools.pairwise(bodies)
     return any(end is None or end > start for (_, end), (start, _) in pairs)
+
+
+def completed(bodies: list[tuple[float, float | None]], path: Path) -> int:
+    """Runs of the body that reached their end (not cut short by a kill)."""
+    return path.read_text().count("\nend ") + path.read_text().startswith("end ")
 
 
 def start_worker(target: str, name: str) -> WorkerProcess:
@@ -95,19 +107,30 @@ class Chaos:
         self.backend = task_backends["default"]
         self.tasks = tasks
         self.workers = [start_worker(self.target, f"w{i}") for i in range(3)]
+        self.enqueueing = threading.Lock()
 
     def start_server(self):  # type: ignore[no-untyped-def]
         from django_tasks_temporal.devserver import start_dev_server
 
         return start_dev_server(port=self.port, db_filename=self.db)
 
-    def enqueue(self, phase: str) -> dict[str, Path]:
+    def enqueue(self, phase: str) -> tuple[dict[str, Path], threading.Thread]:
+        """Enqueue the phase's tasks at RATE per second, in the background."""
         rng = random.Random(phase)
         ids: dict[str, Path] = {}
-        for i in range(self.args.tasks):
-            path = self.logs / f"{phase}-{i}"
-            ids[self.tasks.chaos_body.enqueue(str(path), rng.uniform(0.5, 3.0)).id] = path
-        return ids
+
+        def produce() -> None:
+            started = time.monotonic()
+            for i in range(self.args.tasks):
+                time.sleep(max(0.0, started + i / RATE - time.monotonic()))
+                path = self.logs / f"{phase}-{i}"
+                with self.enqueueing:  # held by the outage: no enqueue while the server is down
+                    task = self.tasks.chaos_body
+                    ids[task.enqueue(str(path), rng.uniform(0.5, 3.0)).id] = path
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        return ids, producer
 
     def wait_all(self, ids: dict[str, Path], timeout: float = 600) -> dict[str, object]:
         from django_tasks_temporal import wait_result
@@ -124,7 +147,7 @@ class Chaos:
         lost = sum(str(r.status) != "SUCCESSFUL" for r in results.values())  # type: ignore[attr-defined]
         bodies = {i: runs(p) for i, p in ids.items()}
         concurrent = sum(overlapped(b) for b in bodies.values())
-        twice = sum(len([b for b in runs_ if b[1] is not None]) > 1 for runs_ in bodies.values())
+        twice = sum(completed(bodies[i], p) > 1 for i, p in ids.items())
         worker_lost = [
             (task_id, w)
             for task_id, r in results.items()
@@ -140,20 +163,22 @@ class Chaos:
 
     def kills(self) -> None:
         log(f"A. {self.args.tasks} tasks, 3 workers, w0 SIGKILLed 3 times")
-        ids = self.enqueue("kill")
+        ids, producer = self.enqueue("kill")
         rerun_delays: list[float] = []
         victim = self.workers[0]
         for round_ in range(3):
-            time.sleep(3)
+            time.sleep(5)
             killed_at = time.time()
-            cut_short = [p for p in ids.values() if (b := runs(p)) and b[-1][1] is None]
             os.kill(victim.process.pid, signal.SIGKILL)
             victim.process.wait()
-            # Which bodies did the victim run? Those still open right now on its pid are
-            # gone; the others' workers live on.
+            KILLED[victim.process.pid] = killed_at
+            cut_short = [
+                p for p in ids.values() if (b := runs(p)) and b[-1][1] == killed_at
+            ]
             victim = start_worker(self.target, f"w0-{round_ + 1}")
             self.workers[0] = victim
             rerun_delays += self.rerun_delays(cut_short, killed_at)
+        producer.join()
         results = self.wait_all(ids)
         alive = {w.name for w in self.workers[1:]}
         self.report("A kills", ids, results, alive)
@@ -172,9 +197,7 @@ class Chaos:
         while pending and time.time() < deadline:
             for path in list(pending):
                 bodies = runs(path)
-                if bodies[-1][1] is not None:  # that body was on a live worker: it ended
-                    pending.remove(path)
-                elif len(bodies) > 1 and bodies[-1][0] > killed_at:
+                if bodies[-1][0] > killed_at:
                     delays.append(bodies[-1][0] - killed_at)
                     pending.remove(path)
             time.sleep(0.05)
@@ -182,11 +205,13 @@ class Chaos:
 
     def outage(self) -> None:
         log(f"B. {self.args.tasks} tasks, 3 workers, the server down for 10 s mid-run")
-        ids = self.enqueue("outage")
-        time.sleep(2)
-        self.server.stop()
-        time.sleep(10)
-        self.server = self.start_server()
+        ids, producer = self.enqueue("outage")
+        time.sleep(8)
+        with self.enqueueing:  # the producer waits: this measures the workers, not enqueue
+            self.server.stop()
+            time.sleep(10)
+            self.server = self.start_server()
+        producer.join()
         results = self.wait_all(ids)
         self.report("B outage", ids, results, {w.name for w in self.workers})
 

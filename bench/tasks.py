@@ -20,8 +20,10 @@ def sleep(seconds: float = 0.1) -> None:
 @task
 def chaos_body(log: str, seconds: float) -> None:
     """Log each body's start and end (one file per task) around a sleep."""
+    import os
+
     with open(log, "a") as f:
-        f.write(f"start {time.time()}\n")
+        f.write(f"start {time.time()} {os.getpid()}\n")
     time.sleep(seconds)
     with open(log, "a") as f:
-        f.write(f"end {time.time()}\n")
+        f.write(f"end {time.time()} {os.getpid()}\n")

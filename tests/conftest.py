@@ -221,11 +221,13 @@ def history_events(backend: TemporalTaskBackend, task_id: str) -> list[Any]:
 
 def print_history(backend: TemporalTaskBackend, task_id: str) -> None:
     """Print a task's history (a debugging aid for failing tests)."""
+    from temporalio.api.enums.v1 import EventType
+
     events = history_events(backend, task_id)
     start = events[0].event_time.ToDatetime()
     for event in events:
         offset = (event.event_time.ToDatetime() - start).total_seconds()
-        print(f"{event.event_id:3} {offset:7.3f} {event.EventType.Name(event.event_type)}")
+        print(f"{event.event_id:3} {offset:7.3f} {EventType.Name(event.event_type)}")
 
 
 def most_bodies_at_once(log: str) -> int:

@@ -522,3 +522,18 @@ def test_the_list_of_1000_tasks_opens_in_under_a_second(
     for record in caplog.records:
         print("  " + record.getMessage())
     assert statistics.median(times) < 1.0
+
+
+def test_a_ready_task_on_a_queue_no_worker_serves_is_flagged(
+    backend: TemporalTaskBackend, ops: TaskOperations, operator: Client, worker: Any
+) -> None:
+    unserved = tasks.add.using(queue_name="emails").enqueue(1, 1)  # the worker serves default
+    served = tasks.noop.enqueue()
+    wait_finished(backend, served.id)
+    visible(ops, 2)
+    listing = text(operator.get(reverse("admin:django_tasks_temporal_task_changelist")))
+    assert listing.count("no worker serves this queue") == 1
+    page = text(operator.get(detail(unserved.id)))
+    assert 'id="queue-unserved"' in page
+    assert "manage.py run_temporal_worker --queue emails" in page
+    assert 'id="queue-unserved"' not in text(operator.get(detail(served.id)))

@@ -350,3 +350,21 @@ def test_status_json_is_what_the_schema_serializer_renders(
     for r in (done, failed, waiting):
         summary = ops.get(r.id)
         assert task_data(summary) == dict(TaskSerializer(summary).data)
+
+
+def test_status_says_when_no_worker_serves_a_ready_tasks_queue(
+    api: Api, backend: TemporalTaskBackend, worker: Any
+) -> None:
+    unserved = tasks.add.using(queue_name="emails").enqueue(1, 1)  # the worker serves default
+    assert api.get(f"status/{unserved.id}/").json()["queue_served"] is False
+    served = tasks.add.using(run_after=_later()).enqueue(1, 1)  # READY on a served queue
+    assert api.get(f"status/{served.id}/").json()["queue_served"] is True
+    done = tasks.add.enqueue(2, 2)
+    wait_finished(backend, done.id)
+    assert api.get(f"status/{done.id}/").json()["queue_served"] is None  # not READY
+
+
+def _later() -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(hours=1)

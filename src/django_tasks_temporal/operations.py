@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,10 +27,12 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from temporalio.api.batch.v1 import BatchOperationDeletion, BatchOperationSignal
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DeleteWorkflowExecutionRequest,
     DescribeBatchOperationRequest,
+    DescribeTaskQueueRequest,
     StartBatchOperationRequest,
 )
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
@@ -118,6 +121,31 @@ class TaskPage:
 def _quote(value: str) -> str:
     """A string literal for a visibility query."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# How long one answer about a task queue's pollers is reused (per process): status/ is
+# polled, and Temporal itself refreshes poller information only every few seconds.
+QUEUE_CHECK_SECONDS = 5.0
+_queue_checks: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+async def queue_served(client: Client, task_queue: str) -> bool:
+    """Whether any worker polled this Temporal task queue in the last few minutes (the
+    server forgets pollers after `matching.pollerHistoryTTL`, 5 minutes by default)."""
+    key = (client.namespace, task_queue)
+    cached = _queue_checks.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    served = bool(response.pollers)
+    _queue_checks[key] = (time.monotonic() + QUEUE_CHECK_SECONDS, served)
+    return served
 
 
 class TaskOperations:
@@ -243,9 +271,19 @@ class TaskOperations:
     async def _state(self, client: Client, task_id: str) -> TaskState:
         return await read_task_state(client, task_id, self.backend)
 
+    async def _summary(self, client: Client, task_id: str) -> TaskSummary:
+        summary = summarize_state(await self._state(client, task_id))
+        if summary.status != TaskResultStatus.READY:
+            return summary
+        served = await queue_served(client, self.config.temporal_task_queue(summary.queue_name))
+        return dataclasses.replace(summary, queue_served=served)
+
     def get(self, task_id: str) -> TaskSummary:
-        """The task as plain data; `TaskResultDoesNotExist` for an unknown id."""
-        return summarize_state(self._call(lambda c: self._state(c, task_id)))
+        """The task as plain data; `TaskResultDoesNotExist` for an unknown id.
+
+        A READY task also says whether a worker serves its queue (`queue_served`).
+        """
+        return self._call(lambda c: self._summary(c, task_id))
 
     def get_many(self, task_ids: Sequence[str]) -> dict[str, TaskSummary]:
         """Several tasks read concurrently (ids that vanished in between are left out)."""
@@ -253,7 +291,7 @@ class TaskOperations:
         async def read(client: Client) -> dict[str, TaskSummary]:
             async def one(task_id: str) -> TaskSummary | None:
                 try:
-                    return summarize_state(await self._state(client, task_id))
+                    return await self._summary(client, task_id)
                 except TaskResultDoesNotExist:
                     return None
 

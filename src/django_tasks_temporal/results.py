@@ -335,6 +335,9 @@ class TaskSummary:
     worker_ids: list[str]
     attempts: list[AttemptRecord]
     waiting_for_trigger: bool  # on a trigger-gated queue and not released yet
+    # READY tasks, where checked: whether any worker polled the task's queue in the last
+    # few minutes (False: nothing will run it until one does).
+    queue_served: bool | None = None
 
 
 def summarize(

@@ -175,7 +175,7 @@ class TemporalTaskWorker:
                 # When a worker dies, the next workflow task first goes to its sticky
                 # queue; keep that detour short next to the heartbeat timeout.
                 sticky_queue_schedule_to_start_timeout=timedelta(
-                    seconds=min(5.0, options.heartbeat_timeout / 2)
+                    seconds=min(1.0, options.heartbeat_timeout / 2)
                 ),
                 **common,
             )

@@ -55,6 +55,11 @@ class ListedTask:
         return self.summary.waiting_for_trigger if self.summary else self.row.waiting_for_trigger
 
     @property
+    def queue_unserved(self) -> bool:
+        """READY, and no worker polled its queue lately: nothing will run it."""
+        return bool(self.summary and self.summary.queue_served is False)
+
+    @property
     def enqueued_at(self) -> datetime | None:
         # A retry's run starts later; the task was enqueued when its first run started.
         return self.summary.enqueued_at if self.summary else self.row.enqueued_at

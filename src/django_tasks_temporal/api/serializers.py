@@ -162,6 +162,11 @@ class TaskSerializer(serializers.Serializer[Any]):
     waiting_for_trigger = serializers.BooleanField(
         help_text="On a trigger-gated queue and not released yet."
     )
+    queue_served = serializers.BooleanField(
+        allow_null=True,
+        help_text="For a READY task: whether a worker polled its queue in the last few "
+        "minutes (false: nothing runs it until a worker serves the queue). Null otherwise.",
+    )
 
     def get_attempts(self, summary: Any) -> int:
         return len(summary.worker_ids)
@@ -203,6 +208,7 @@ def task_data(summary: TaskSummary) -> dict[str, Any]:
         "worker_ids": summary.worker_ids,
         "attempts": len(summary.worker_ids),
         "waiting_for_trigger": summary.waiting_for_trigger,
+        "queue_served": summary.queue_served,
     }
 
 
