@@ -49,6 +49,8 @@ def runs(path: Path) -> list[tuple[float, float | None]]:
     runs, and the kill time for a body whose worker was killed."""
     found: list[tuple[float, float | None]] = []
     for line in path.read_text().splitlines() if path.exists() else []:
+        if len(line.split()) != 3:
+            continue  # a line the body is writing right now
         kind, at, pid = line.split()
         if kind == "start":
             found.append((float(at), KILLED.get(int(pid))))
@@ -63,9 +65,9 @@ def overlapped(bodies: list[tuple[float, float | None]]) -> bool:
     return any(end is None or end > start for (_, end), (start, _) in pairs)
 
 
-def completed(bodies: list[tuple[float, float | None]], path: Path) -> int:
+def completed(path: Path) -> int:
     """Runs of the body that reached their end (not cut short by a kill)."""
-    return path.read_text().count("\nend ") + path.read_text().startswith("end ")
+    return sum(line.startswith("end ") for line in path.read_text().splitlines())
 
 
 def start_worker(target: str, name: str) -> WorkerProcess:
@@ -147,7 +149,7 @@ class Chaos:
         lost = sum(str(r.status) != "SUCCESSFUL" for r in results.values())  # type: ignore[attr-defined]
         bodies = {i: runs(p) for i, p in ids.items()}
         concurrent = sum(overlapped(b) for b in bodies.values())
-        twice = sum(completed(bodies[i], p) > 1 for i, p in ids.items())
+        twice = sum(completed(p) > 1 for p in ids.values())
         worker_lost = [
             (task_id, w)
             for task_id, r in results.items()
@@ -241,6 +243,10 @@ if __name__ == "__main__":
     code = 1
     try:
         code = main()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         os._exit(code)  # temporalio can SIGSEGV at interpreter exit (sdk-python#300)
