@@ -46,7 +46,6 @@ from django_tasks_temporal.payloads import (
     RunAttemptInput,
 )
 from django_tasks_temporal.slots import BodySlots
-from django_tasks_temporal.tasks import load_task
 
 logger = logging.getLogger("django_tasks_temporal.attempts")
 
@@ -279,9 +278,9 @@ def _server_gave_up() -> bool:
 
 def _is_async(attempt: Attempt) -> bool:
     try:
-        task = load_task(attempt.request.task, attempt.request.task.backend)
+        task = attempt.load()
     except Exception:
-        return False  # the sync path records the import error
+        return False  # the sync path records why it does not load
     return iscoroutinefunction(task.func)
 
 

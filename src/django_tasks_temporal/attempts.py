@@ -80,6 +80,9 @@ class Attempt:
         return self.request.task.timeout
 
     def load(self) -> AnyTask:
+        """The task and the RUNNING `TaskResult` it sees (once; raises if it does not load)."""
+        if self.task is not None:
+            return self.task
         self.task = load_task(self.request.task, self.request.task.backend)
         records = [
             *self.request.previous_attempts,

@@ -127,10 +127,15 @@ def load_task(
             backend=backend_alias,
             takes_context=task_input.takes_context,
         )
+    run_after = local(task_input.run_after)
+    if (task.priority, task.queue_name, task.run_after, task.backend) == (
+        task_input.priority, task_input.queue_name, run_after, backend_alias
+    ):
+        return task  # as declared: no copy (and no second validation) needed
     return dataclasses.replace(
         task,
         priority=task_input.priority,
         queue_name=task_input.queue_name,
-        run_after=local(task_input.run_after),
+        run_after=run_after,
         backend=backend_alias,
     )
