@@ -169,3 +169,42 @@ def use_database(seconds: float) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     time.sleep(seconds)
+
+
+@task
+def report_steps(steps: int, pause: float) -> str:
+    from django_tasks_temporal import report_progress
+
+    for done in range(1, steps + 1):
+        time.sleep(pause)
+        report_progress(done=done, total=steps, message=f"step {done}")
+    return "reported"
+
+
+@task
+def report_a_lot(reports: int, seconds: float) -> None:
+    from django_tasks_temporal import report_progress
+
+    for i in range(reports):
+        report_progress(i / reports, message="busy")
+        time.sleep(seconds / reports)
+
+
+@task
+async def report_async(steps: int) -> None:
+    from django_tasks_temporal import report_progress
+
+    for done in range(1, steps + 1):
+        await asyncio.sleep(0.5)
+        report_progress(done=done, total=steps)
+
+
+@task(takes_context=True)
+def report_then_wait(context: TaskContext, path: str, done: int, total: int, message: str) -> None:
+    """Report some progress, then block until `path` exists."""
+    from django_tasks_temporal import report_progress
+
+    report_progress(done=done, total=total, message=message)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -151,10 +151,10 @@ def test_an_operator_watches_and_manages_tasks(
     for result in (receipt, added, failed):
         wait_finished(backend, result.id)
     gate = tmp_path / "gate"
-    running = tasks.wait_for_file.enqueue(str(gate))
+    running = tasks.report_then_wait.enqueue(str(gate), 3, 10, "Rendering page 3 of 10")
     waiting = tasks.add.using(queue_name=GATED, priority=-20).enqueue(20, 22)
     later = tasks.add.using(run_after=timezone.now() + timedelta(hours=2)).enqueue(0, 0)
-    wait_for(lambda: ops.get(running.id).status == TaskResultStatus.RUNNING)
+    wait_for(lambda: ops.get(running.id).progress is not None)
     wait_for(lambda: ops.count(ops.query()) == 6)
 
     # The list: every task with its true status, counts per status.
@@ -164,6 +164,9 @@ def test_an_operator_watches_and_manages_tasks(
     expect(row(page, failed.id).locator(".task-status")).to_have_text("FAILED")
     expect(row(page, failed.id)).to_contain_text("TaskBoom")
     expect(row(page, running.id).locator(".task-status")).to_have_text("RUNNING")
+    expect(row(page, running.id).locator(".task-progress-bar")).to_have_attribute("value", "0.3")
+    expect(row(page, running.id).locator(".task-progress")).to_contain_text("30% 3/10")
+    expect(row(page, running.id)).to_contain_text("Rendering page 3 of 10")
     expect(row(page, waiting.id).locator(".task-status")).to_have_text("READY")
     expect(row(page, waiting.id)).to_contain_text("waiting for a trigger")
     expect(row(page, later.id)).to_contain_text("runs after")
@@ -174,6 +177,13 @@ def test_an_operator_watches_and_manages_tasks(
         expect(filters).to_contain_text(count)
     assert_every_column_fits(page)
     screenshot(page, tmp_path, "admin-list.png")
+
+    # The running task's page shows its progress bar and message.
+    page.get_by_role("link", name=running.id).click()
+    expect(page.locator("#task-progress .task-progress-bar")).to_have_attribute("value", "0.3")
+    expect(page.locator("#task-progress")).to_contain_text("Rendering page 3 of 10")
+    screenshot(page, tmp_path, "admin-progress.png")
+    page.goto(f"{live_server.url}{TASKS_PATH}")
 
     # Filters and the id search.
     filters.get_by_role("link", name="Failed (1)").click()

@@ -10,12 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django_tasks_temporal.backend import TemporalTaskBackend
+    from django_tasks_temporal.progress import TaskProgress, report_progress
+    from django_tasks_temporal.results import TemporalTaskResult
     from django_tasks_temporal.tasks import TemporalTask, task
     from django_tasks_temporal.waiting import await_result, wait_result
 
-__all__ = ["TemporalTask", "TemporalTaskBackend", "await_result", "task", "wait_result"]
+__all__ = [
+    "TaskProgress",
+    "TemporalTask",
+    "TemporalTaskBackend",
+    "TemporalTaskResult",
+    "await_result",
+    "report_progress",
+    "task",
+    "wait_result",
+]
 
 _EXPORTS = {
+    "TaskProgress": "progress",
+    "TemporalTaskResult": "results",
+    "report_progress": "progress",
     "TemporalTask": "tasks",
     "task": "tasks",
     "TemporalTaskBackend": "backend",

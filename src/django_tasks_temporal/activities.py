@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from inspect import iscoroutinefunction
@@ -41,13 +42,18 @@ from django_tasks_temporal.payloads import (
     AttemptHolder,
     AttemptResult,
     FindHolderInput,
+    ProgressRecord,
     RecoverAttemptInput,
     RecoverAttemptResult,
     RunAttemptInput,
 )
+from django_tasks_temporal.progress import current_attempt
 from django_tasks_temporal.slots import BodySlots
 
 logger = logging.getLogger("django_tasks_temporal.attempts")
+
+# Progress reaches the server at most this often (seconds), however often it is reported.
+PROGRESS_EVERY = 1.0
 
 
 class TaskActivities:
@@ -79,7 +85,7 @@ class TaskActivities:
         attempt = Attempt(request, self.worker_id, self.max_value_size)
         outcome = attempt.finished = asyncio.ensure_future(self._run(attempt))
         self.registry.running[attempt.key] = attempt
-        heartbeats = asyncio.create_task(_heartbeat(request.task.heartbeat_timeout))
+        heartbeats = asyncio.create_task(_heartbeat(request.task.heartbeat_timeout, attempt))
         try:
             while True:
                 try:
@@ -153,6 +159,7 @@ class TaskActivities:
 
     def _call_sync(self, attempt: Attempt) -> None:
         close_old_connections()
+        reporting = current_attempt.set(attempt)  # for report_progress, in this thread
         try:
             try:
                 task = attempt.load()
@@ -173,6 +180,7 @@ class TaskActivities:
                 attempt.log_retry()
             self._finished_sync(attempt)
         finally:
+            current_attempt.reset(reporting)
             close_old_connections()
 
     def _finished_sync(self, attempt: Attempt) -> None:
@@ -184,6 +192,7 @@ class TaskActivities:
 
     async def _call_async(self, attempt: Attempt) -> None:
         await sync_to_async(close_old_connections)()
+        current_attempt.set(attempt)  # for report_progress (this asyncio task's context)
         try:
             try:
                 task = attempt.load()
@@ -258,12 +267,18 @@ class TaskActivities:
         return AttemptHolder()
 
 
-async def _heartbeat(timeout: float) -> None:
-    """Heartbeat while the attempt runs (the SDK sends at most one per throttle interval)."""
-    interval = max(0.1, timeout / 3)
+async def _heartbeat(timeout: float, attempt: Attempt | None = None) -> None:
+    """Heartbeat while the attempt runs: every `timeout / 3` seconds to show it is alive,
+    and within a second of new progress, which travels as the heartbeat's details."""
+    alive_every = max(0.1, timeout / 3)
+    sent: ProgressRecord | None = None
+    last = time.monotonic()
     while True:
-        await asyncio.sleep(interval)
-        activity.heartbeat()
+        await asyncio.sleep(min(PROGRESS_EVERY, alive_every))
+        progress = attempt.progress if attempt is not None else None
+        if progress is not sent or time.monotonic() - last >= alive_every:
+            activity.heartbeat(*(() if progress is None else (progress,)))
+            sent, last = progress, time.monotonic()
 
 
 def _server_gave_up() -> bool:

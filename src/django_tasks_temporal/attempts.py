@@ -32,6 +32,7 @@ from django_tasks_temporal.payloads import (
     AttemptRecord,
     AttemptResult,
     ErrorRecord,
+    ProgressRecord,
     RunAttemptInput,
     truncate_traceback,
 )
@@ -69,6 +70,7 @@ class Attempt:
         self.value_size = 0  # bytes of the return value as JSON
         self.function: asyncio.Future[None] | None = None  # the running task function
         self.finished: asyncio.Future[AttemptResult] | None = None  # the outcome, once known
+        self.progress: ProgressRecord | None = None  # set by `report_progress`, from any thread
         self._lock = threading.Lock()
 
     @property
@@ -135,6 +137,7 @@ class Attempt:
                 succeeded=error is None,
                 return_value=value,
                 error=record,
+                progress=self.progress,
             )
             self._update_result(record)
             return True

@@ -23,6 +23,7 @@ from django_tasks_temporal.exceptions import InvalidBackendOptions
 from django_tasks_temporal.options import BackendOptions, parse_options
 from django_tasks_temporal.payloads import WORKFLOW_NAME, RetryPolicyInput, RunTaskInput
 from django_tasks_temporal.results import (
+    TemporalTaskResult,
     belongs_to,
     read_task_state,
     to_task_result,
@@ -149,7 +150,7 @@ class TemporalTaskBackend(BaseTaskBackend):
     def _enqueued_result(
         self, task: Task[P, R], workflow_id: str, run_input: RunTaskInput
     ) -> TaskResult[P, R]:
-        return TaskResult(
+        return TemporalTaskResult(
             task=task,
             id=workflow_id,
             status=TaskResultStatus.READY,

@@ -95,6 +95,17 @@ class ReleaseInput:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProgressRecord:
+    """What a running task last reported about its progress (see `progress.py`)."""
+
+    fraction: float | None = None  # 0..1
+    done: int | None = None
+    total: int | None = None
+    message: str = ""
+    reported_at: str = ""  # ISO 8601, aware
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorRecord:
     exception_class_path: str
     traceback: str
@@ -108,6 +119,7 @@ class AttemptRecord:
     started_at: str | None = None
     finished_at: str | None = None
     error: ErrorRecord | None = None
+    progress: ProgressRecord | None = None  # the last progress it reported
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +142,7 @@ class AttemptResult:
     succeeded: bool
     return_value: Any = None
     error: ErrorRecord | None = None
+    progress: ProgressRecord | None = None
 
     def record(self) -> AttemptRecord:
         return AttemptRecord(
@@ -137,6 +150,7 @@ class AttemptResult:
             started_at=self.started_at,
             finished_at=self.finished_at,
             error=self.error,
+            progress=self.progress,
         )
 
 

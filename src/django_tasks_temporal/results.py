@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
-from django.tasks.base import TaskError
+from django.tasks.base import TASK_REFRESH_ATTRS, TaskError
 from django.tasks.exceptions import TaskResultDoesNotExist
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType, PendingActivityState
@@ -40,10 +40,12 @@ from django_tasks_temporal.payloads import (
     WORKFLOW_NAME,
     AttemptRecord,
     ErrorRecord,
+    ProgressRecord,
     ReleaseInput,
     RunTaskInput,
     TaskOutcome,
 )
+from django_tasks_temporal.progress import TaskProgress
 from django_tasks_temporal.tasks import load_task
 from django_tasks_temporal.timezones import for_django
 
@@ -101,6 +103,7 @@ class TaskState:
     # (`recover_attempt`), or about to be asked.
     recovering: bool = False
     activity_types: dict[int, str] = field(default_factory=dict)  # scheduled event id -> type
+    running_progress: ProgressRecord | None = None  # the running attempt's heartbeat details
 
     def ready_to_run(self, now: datetime) -> bool:
         """Past its trigger and its run_after: an attempt may run now."""
@@ -139,7 +142,7 @@ async def fetch_task_state(
         if description.close_time is not None:  # it finished in between the two calls
             history = await handle.fetch_history()
             return await _replay(client.data_converter, workflow_id, history.events)
-        _apply_pending(state, description)
+        await _apply_pending(client.data_converter, state, description)
     return state
 
 
@@ -270,6 +273,7 @@ def _records(raw: list[Any]) -> list[AttemptRecord]:
             started_at=item.get("started_at"),
             finished_at=item.get("finished_at"),
             error=ErrorRecord(**item["error"]) if item.get("error") else None,
+            progress=ProgressRecord(**item["progress"]) if item.get("progress") else None,
         )
         for item in raw
     ]
@@ -290,7 +294,9 @@ def _closing_attempt(state: TaskState, path: str, message: str) -> AttemptRecord
     )
 
 
-def _apply_pending(state: TaskState, description: WorkflowExecutionDescription) -> None:
+async def _apply_pending(
+    converter: DataConverter, state: TaskState, description: WorkflowExecutionDescription
+) -> None:
     """An open task is RUNNING while a worker runs its attempt (or is asked about it)."""
     if not state.ready_to_run(datetime.now(UTC)):
         return
@@ -304,6 +310,10 @@ def _apply_pending(state: TaskState, description: WorkflowExecutionDescription) 
                         started_at=_time(pending.last_started_time).isoformat(),
                     )
                 )
+                if pending.heartbeat_details.payloads:  # the progress it reported
+                    [state.running_progress] = await converter.decode(
+                        pending.heartbeat_details.payloads, [ProgressRecord]
+                    )
             return
     if state.recovering and state.last_started is not None:
         state.status = TaskResultStatus.RUNNING
@@ -338,6 +348,8 @@ class TaskSummary:
     # READY tasks, where checked: whether any worker polled the task's queue in the last
     # few minutes (False: nothing will run it until one does).
     queue_served: bool | None = None
+    # What the task last reported (the running attempt's, else the latest attempt's).
+    progress: TaskProgress | None = None
 
 
 def summarize(
@@ -350,8 +362,10 @@ def summarize(
     finished_at: datetime | None = None,
     return_value: Any = None,
     released: bool = True,
+    progress: ProgressRecord | None = None,
 ) -> TaskSummary:
     started = [a.started_at for a in attempts if a.started_at]
+    reported = [a.progress for a in attempts if a.progress is not None]
     return TaskSummary(
         id=id,
         status=status,
@@ -372,6 +386,7 @@ def summarize(
         worker_ids=[a.worker_id for a in attempts if a.worker_id],
         attempts=attempts,
         waiting_for_trigger=not released and status == TaskResultStatus.READY,
+        progress=TaskProgress.from_record(progress or (reported[-1] if reported else None)),
     )
 
 
@@ -390,12 +405,30 @@ def summarize_state(state: TaskState) -> TaskSummary:
         finished_at=finished_at,
         return_value=state.return_value,
         released=state.released,
+        progress=state.running_progress,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemporalTaskResult(TaskResult):  # type: ignore[type-arg, misc]  # stubs differ
+    """Django's `TaskResult`, plus what the task last reported about its progress."""
+
+    progress: TaskProgress | None = None
+
+    def refresh(self) -> None:
+        self._take(self.task.get_backend().get_result(self.id))
+
+    async def arefresh(self) -> None:
+        self._take(await self.task.get_backend().aget_result(self.id))
+
+    def _take(self, fresh: AnyTaskResult) -> None:
+        for name in (*TASK_REFRESH_ATTRS, "progress"):
+            object.__setattr__(self, name, getattr(fresh, name, None))
 
 
 def build_task_result(task: AnyTask, summary: TaskSummary) -> AnyTaskResult:
     """A `TaskResult` from a summary (used for reads and inside running attempts)."""
-    result = TaskResult(
+    result = TemporalTaskResult(
         task=task,
         id=summary.id,
         status=summary.status,
@@ -411,6 +444,7 @@ def build_task_result(task: AnyTask, summary: TaskSummary) -> AnyTaskResult:
             for e in summary.errors
         ],
         worker_ids=summary.worker_ids,
+        progress=summary.progress.for_django() if summary.progress else None,
     )
     object.__setattr__(result, "_return_value", summary.return_value)
     return result

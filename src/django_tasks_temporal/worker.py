@@ -144,8 +144,9 @@ class TemporalTaskWorker:
         """One Temporal `Worker` per served queue, then the one for this worker's own
         queue, where it answers for attempts it started (see `activities.py`)."""
         options = self.backend.config
-        # Heartbeats reach the server at least twice per heartbeat timeout.
-        throttle = timedelta(seconds=options.heartbeat_timeout / 2)
+        # Heartbeats go out every heartbeat_timeout / 3, and within a second of new
+        # progress (activities.py): let the SDK send them at that pace.
+        throttle = timedelta(seconds=min(1.0, options.heartbeat_timeout / 3))
         common: dict[str, Any] = {
             "identity": self.config.identity,
             # The grace period is spent in `_serve` before the Workers are shut down;

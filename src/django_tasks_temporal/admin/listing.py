@@ -22,6 +22,7 @@ from django_tasks_temporal.admin.forms import OPEN, STATUS_CHOICES, WAITING, enc
 from django_tasks_temporal.admin.pages import Section
 from django_tasks_temporal.admin.runs import replaced_runs
 from django_tasks_temporal.operations import TaskOperations, TaskRow
+from django_tasks_temporal.progress import TaskProgress
 from django_tasks_temporal.results import TaskSummary
 
 logger = logging.getLogger("django_tasks_temporal.admin")
@@ -53,6 +54,13 @@ class ListedTask:
     @property
     def waiting_for_trigger(self) -> bool:
         return self.summary.waiting_for_trigger if self.summary else self.row.waiting_for_trigger
+
+    @property
+    def progress(self) -> TaskProgress | None:
+        """What a RUNNING task last reported (the list shows it as a bar)."""
+        if self.summary is None or self.summary.status != TaskResultStatus.RUNNING:
+            return None
+        return self.summary.progress
 
     @property
     def queue_unserved(self) -> bool:

@@ -10,6 +10,7 @@ from django.tasks.exceptions import InvalidTaskBackend
 from rest_framework import serializers
 
 from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.progress import TaskProgress
 from django_tasks_temporal.results import TaskSummary
 
 # Cloud Scheduler gives up after its attempt deadline (3 minutes unless set): a caller
@@ -139,6 +140,16 @@ class TaskErrorSerializer(serializers.Serializer[Any]):
     traceback = serializers.CharField()
 
 
+class ProgressSerializer(serializers.Serializer[Any]):
+    """What a running task last reported (`report_progress`)."""
+
+    fraction = serializers.FloatField(allow_null=True, help_text="0 to 1, if known.")
+    done = serializers.IntegerField(allow_null=True)
+    total = serializers.IntegerField(allow_null=True)
+    message = serializers.CharField(allow_blank=True)
+    reported_at = serializers.DateTimeField()
+
+
 class TaskSerializer(serializers.Serializer[Any]):
     """Every `TaskResult` field, plus what was enqueued: path, queue, priority, run_after."""
 
@@ -161,6 +172,11 @@ class TaskSerializer(serializers.Serializer[Any]):
     attempts = serializers.SerializerMethodField()
     waiting_for_trigger = serializers.BooleanField(
         help_text="On a trigger-gated queue and not released yet."
+    )
+    progress = ProgressSerializer(
+        allow_null=True,
+        help_text="What the task last reported about its progress, while it runs and "
+        "after it ended; null if it never reported.",
     )
     queue_served = serializers.BooleanField(
         allow_null=True,
@@ -208,7 +224,20 @@ def task_data(summary: TaskSummary) -> dict[str, Any]:
         "worker_ids": summary.worker_ids,
         "attempts": len(summary.worker_ids),
         "waiting_for_trigger": summary.waiting_for_trigger,
+        "progress": _progress(summary.progress),
         "queue_served": summary.queue_served,
+    }
+
+
+def _progress(progress: TaskProgress | None) -> dict[str, Any] | None:
+    if progress is None:
+        return None
+    return {
+        "fraction": progress.fraction,
+        "done": progress.done,
+        "total": progress.total,
+        "message": progress.message,
+        "reported_at": _time(progress.reported_at),
     }
 
 
