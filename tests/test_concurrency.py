@@ -54,6 +54,9 @@ def test_one_slot_never_runs_two_bodies_across_a_timeout_and_a_retry(
     slow = tasks.outlives_its_timeout.enqueue(log, 2.5)
     wait_for(lambda: (tmp_path / "bodies").exists())
     other = tasks.log_body.enqueue(log, 0.2)
+    # The attempt ends at its timeout, not when its function returns.
+    wait_for(lambda: backend.get_result(slow.id).errors, timeout=10, interval=0.02)
+    assert "end" not in (tmp_path / "bodies").read_text()
     slow_result = wait_finished(backend, slow.id, timeout=60)
     other_result = wait_finished(backend, other.id, timeout=60)
 

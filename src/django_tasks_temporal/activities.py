@@ -111,6 +111,10 @@ class TaskActivities:
 
     async def _run(self, attempt: Attempt) -> AttemptResult:
         await self.bodies.acquire()
+        if (ended := attempt.outcome) is not None:  # cut short while it waited for a slot
+            self.bodies.release(abandoned=False)
+            self.registry.finished(attempt, ended)
+            return ended
         attempt.started_at = datetime.now(UTC)  # when its function starts, not its activity
         try:
             function: asyncio.Future[None] = (
@@ -127,10 +131,9 @@ class TaskActivities:
         # The slot is free only when the function has returned, whatever ended the attempt.
         function.add_done_callback(lambda _: self.bodies.release(abandoned=attempt.abandoned))
         done, _ = await asyncio.wait({function}, timeout=attempt.timeout)
-        if not done:
+        if not done:  # the attempt ends now; a thread runs on, keeping its slot
             error = TaskTimedOut(f"The attempt exceeded its timeout of {attempt.timeout:g}s.")
             await self._abandon(attempt, error)
-            await asyncio.wait({function})  # the outcome is known; the slot waits
         elif (bug := function.exception()) is not None:
             raise bug
         assert attempt.outcome is not None
