@@ -143,23 +143,24 @@ def fail_with_big_message(size: int) -> None:
     raise TaskBoom("y" * size)
 
 
-@task(max_attempts=2, timeout=1)
-def outlives_its_timeout(log: str, seconds: float) -> None:
-    """Log when the body starts and ends (sync, so a timeout cannot interrupt it)."""
+def _logged_sleep(log: str, seconds: float) -> None:
+    """Log when the body starts and ends, around a sleep (see conftest.most_bodies_at_once)."""
     with open(log, "a") as f:
         f.write(f"start {time.time()}\n")
     time.sleep(seconds)
     with open(log, "a") as f:
         f.write(f"end {time.time()}\n")
+
+
+@task(max_attempts=2, timeout=1)
+def outlives_its_timeout(log: str, seconds: float) -> None:
+    """Sync, so its timeout cannot interrupt it: it runs on after its attempt ended."""
+    _logged_sleep(log, seconds)
 
 
 @task
 def log_body(log: str, seconds: float) -> None:
-    with open(log, "a") as f:
-        f.write(f"start {time.time()}\n")
-    time.sleep(seconds)
-    with open(log, "a") as f:
-        f.write(f"end {time.time()}\n")
+    _logged_sleep(log, seconds)
 
 
 @task
