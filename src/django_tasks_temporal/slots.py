@@ -100,9 +100,10 @@ class AttemptSlotSupplier(CustomSlotSupplier):
         self._held = 0  # permits this Worker holds: polling, or running an attempt
         self._lock = threading.Lock()
 
-    def _take(self) -> SlotPermit | None:
+    def _take(self, *, keep_free: int = 0) -> SlotPermit | None:
         with self._lock:
-            if self.bodies.closed or self._held + self.bodies.abandoned >= self.bodies.limit:
+            busy = self._held + self.bodies.abandoned + keep_free
+            if self.bodies.closed or busy >= self.bodies.limit:
                 return None
             self._held += 1
             return SlotPermit()
@@ -120,7 +121,10 @@ class AttemptSlotSupplier(CustomSlotSupplier):
         return permit
 
     def try_reserve_slot(self, ctx: SlotReserveContext) -> SlotPermit | None:
-        return self._take()
+        # Eager dispatch: the worker that schedules an attempt starts it at once, past the
+        # task queue and its priority order. Never for the last free slot: that one goes
+        # to the queue's highest-priority task (a one-slot worker is never eager).
+        return self._take(keep_free=1)
 
     def mark_slot_used(self, ctx: SlotMarkUsedContext) -> None:
         pass

@@ -25,7 +25,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from django_tasks_temporal import namespace
 from django_tasks_temporal.client import UNAVAILABLE, unavailable
@@ -62,6 +62,14 @@ def start_options(config: BackendOptions, run_input: RunTaskInput) -> dict[str, 
     }
 
 
+def transient(error: RPCError) -> bool:
+    """A failure worth one more try with the same id: no server, or no answer in time
+    (the client reports its own deadline as CANCELLED "Timeout expired")."""
+    return error.status in UNAVAILABLE or (
+        error.status == RPCStatusCode.CANCELLED and "timeout" in error.message.lower()
+    )
+
+
 def check_arguments_size(args: list[Any], kwargs: dict[str, Any], config: BackendOptions) -> None:
     """Refuse arguments Temporal would refuse, before anything is created."""
     size = len(json.dumps([args, kwargs], separators=(",", ":")).encode())
@@ -81,13 +89,14 @@ async def start_task(
     *,
     rerun: bool = False,
 ) -> None:
-    """Start the workflow, retrying transient failures within `connect_timeout`.
+    """Start the workflow; a try that hangs or finds no server is tried again with the
+    same id, for up to twice `connect_timeout` in all.
 
     `rerun` starts a new run under the id of a FAILED task; a duplicate request for a
     rerun that already started raises `WorkflowAlreadyStartedError`.
     """
     started = time.monotonic()
-    deadline = started + config.connect_timeout
+    deadline = started + 2 * config.connect_timeout
     registered = False
     while True:
         remaining = deadline - time.monotonic()
@@ -107,8 +116,7 @@ async def start_task(
                     if rerun
                     else WorkflowIDConflictPolicy.USE_EXISTING
                 ),
-                # Two tries fit in the connect timeout when the first one hangs.
-                rpc_timeout=timedelta(seconds=max(1.0, min(remaining, config.connect_timeout / 2))),
+                rpc_timeout=timedelta(seconds=max(1.0, min(remaining, config.connect_timeout))),
             )
             return
         except WorkflowAlreadyStartedError:
@@ -123,7 +131,7 @@ async def start_task(
                     registered = True
                 await asyncio.sleep(0.25)
                 continue
-            if e.status not in UNAVAILABLE:
+            if not transient(e):
                 raise
             if time.monotonic() >= deadline:
                 raise unavailable(
