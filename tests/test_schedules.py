@@ -22,7 +22,7 @@ from django_tasks_temporal import client as temporal
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.operations import TaskOperations
 from django_tasks_temporal.schedule_specs import PAUSED_NOTE, schedule_id
-from django_tasks_temporal.schedule_sync import sync_schedules
+from django_tasks_temporal.schedule_sync import list_prefix, sync_schedules
 from django_tasks_temporal.schedules import ScheduleConflict, ScheduleNotFound, ScheduleOperations
 from tests.conftest import ThreadWorker, wait_finished, wait_for
 from tests.schedules_support import declared, describe, remove_schedules
@@ -135,12 +135,18 @@ def create_foreign(backend: TemporalTaskBackend, name: str) -> None:
     temporal.call(backend.config, create)
 
 
+def listed(backend: TemporalTaskBackend) -> list[str]:
+    """The ids a sync's list call sees now (it lags behind changes)."""
+    return [e.id for e in temporal.call(backend.config, lambda c: list_prefix(c, backend))]
+
+
 def test_a_foreign_schedule_with_a_colliding_id_is_blocked_and_untouched(
     backend: TemporalTaskBackend,
 ) -> None:
     create_foreign(backend, "taken")
     with declared(backend, {"taken": NIGHTLY, "nightly": NIGHTLY}) as backend:
         ops = ScheduleOperations(backend)
+        wait_for(lambda: listed(backend) == [schedule_id(backend.config, "taken")])
         report = ops.sync()
         assert outcomes(report) == {"taken": "blocked", "nightly": "created"}
         assert not report.ok and "does not own" in report.results[0].detail
