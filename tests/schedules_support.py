@@ -23,8 +23,8 @@ def declared(backend: TemporalTaskBackend, schedules: dict[str, Any],
              **options: Any) -> Iterator[TemporalTaskBackend]:
     """The test's backend (same server, same task queue) with other declarations."""
     config = backend.config
-    setting = tasks_setting(config.target_host, task_queue=config.task_queue,
-                            schedules=schedules, **options)
+    host = options.pop("target_host", config.target_host)
+    setting = tasks_setting(host, task_queue=config.task_queue, schedules=schedules, **options)
     with override_settings(TASKS=setting):
         redeclared = task_backends["default"]
         assert isinstance(redeclared, TemporalTaskBackend)

@@ -48,6 +48,8 @@ class ScheduleSummary:
     declaration: ScheduleDeclaration | None  # None for an orphan
     task_path: str
     when: str  # "cron '30 2 * * *' (Europe/Warsaw)", "every 60s", "calendar (UTC)"
+    cron: str | None  # as declared (an orphan's cron is not known: Temporal keeps calendars)
+    every: float | None  # seconds
     time_zone: str
     overlap: str
     catchup_window: float | None
@@ -88,6 +90,8 @@ def declared_summary(backend: TemporalTaskBackend, declaration: ScheduleDeclarat
         declaration=declaration,
         task_path=declaration.task,
         when=declaration.when(),
+        cron=declaration.cron,
+        every=declaration.every,
         time_zone=declaration.time_zone,
         overlap=declaration.overlap,
         catchup_window=declaration.catchup_window,
@@ -101,10 +105,9 @@ def orphan_summary(name: str, description: ScheduleDescription) -> ScheduleSumma
     schedule = description.schedule
     spec, policy = schedule.spec, schedule.policy
     time_zone = spec.time_zone_name or "UTC"
-    when = (
-        f"every {spec.intervals[0].every.total_seconds():g}s"
-        if spec.intervals and not spec.calendars else f"calendar ({time_zone})"
-    )
+    every = (spec.intervals[0].every.total_seconds()
+             if len(spec.intervals) == 1 and not spec.calendars else None)
+    when = f"every {every:g}s" if every else f"calendar ({time_zone})"
     summary = ScheduleSummary(
         name=name,
         schedule_id=description.id,
@@ -112,6 +115,8 @@ def orphan_summary(name: str, description: ScheduleDescription) -> ScheduleSumma
         declaration=None,
         task_path=description.typed_search_attributes.get(TASK_PATH) or "",
         when=when,
+        cron=None,
+        every=every,
         time_zone=time_zone,
         overlap=_OVERLAP_NAMES.get(policy.overlap, "skip"),
         catchup_window=policy.catchup_window.total_seconds() if policy.catchup_window else None,
