@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -42,6 +44,17 @@ def synced(backend: TemporalTaskBackend) -> Iterator[TemporalTaskBackend]:
     with declared(backend, {**schedules, "taken": NIGHTLY}) as redeclared:
         yield redeclared
     remove_schedules(backend, ["nightly", "hourly", "taken"])
+
+
+def test_permissions_exist_and_no_table_is_created() -> None:
+    codenames = set(
+        Permission.objects.filter(content_type__app_label="django_tasks_temporal",
+                                  content_type__model="schedule")
+        .values_list("codename", flat=True)
+    )
+    assert codenames == {"view_schedule", "trigger_schedule", "pause_schedule",
+                         "backfill_schedule"}
+    assert "django_tasks_temporal_schedule_unmanaged" not in connection.introspection.table_names()
 
 
 def test_the_list_and_a_schedule_page(synced: TemporalTaskBackend) -> None:
