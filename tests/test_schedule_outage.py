@@ -78,3 +78,17 @@ def _slots(start: datetime, end: datetime) -> list[datetime]:
         slots.append(datetime.fromtimestamp(moment, UTC))
         moment += EVERY
     return slots
+
+
+def test_a_namespace_without_the_search_attributes_gets_them_on_first_sync() -> None:
+    server = start_dev_server(search_attributes=False, dynamic_config={})  # a plain server
+    schedules = {"tick": {"task": "tests.tasks.noop", "cron": "@daily"}}
+    try:
+        with override_settings(TASKS=tasks_setting(server.target_host, schedules=schedules)):
+            backend = task_backends["default"]
+            assert isinstance(backend, TemporalTaskBackend)
+            report = ScheduleOperations(backend).sync()
+            assert [r.outcome for r in report.results] == ["created"]
+            assert ScheduleOperations(backend).get("tick").exists
+    finally:
+        server.stop()

@@ -164,9 +164,14 @@ class _Sync:
             )
             return ScheduleUpdate(schedule=schedule, search_attributes=built.search_attributes)
 
-        async with self.limit:
-            handle = self.client.get_schedule_handle(built.id)
-            await _registering(self.client, self.backend, lambda: handle.update(updater))
+        try:
+            async with self.limit:
+                handle = self.client.get_schedule_handle(built.id)
+                await _registering(self.client, self.backend, lambda: handle.update(updater))
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return await self.create(built)  # deleted since the list
         if outcome[-1] == "blocked":
             return self.blocked(built)
         return self.result(built, outcome[-1])

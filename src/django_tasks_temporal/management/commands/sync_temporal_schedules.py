@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from temporalio.service import RPCError
 
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.cli import BackendNotFound, exit_now, select_backend
@@ -51,6 +52,11 @@ class Command(BaseCommand):
                 )
             except (TemporalUnavailable, InvalidBackendOptions) as e:
                 raise CommandError(str(e)) from e
+            except RPCError as e:
+                raise CommandError(
+                    f"Temporal refused the sync of TASKS[{backend.alias!r}]'s schedules "
+                    f"({e.status.name}: {e.message})."
+                ) from e
             self.show(report, options["verbosity"])
             if not report.ok:
                 failed.append(backend.alias)
