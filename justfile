@@ -34,9 +34,13 @@ demo:
 bench *args:
     uv run python bench/run.py "$@"
 
+# Benchmark: a sync of 100 declared schedules with nothing changed (its time and Temporal calls).
+bench-schedules *args:
+    uv run python bench/schedules.py "$@"
+
 # Refresh the admin screenshots in docs/ (a real browser against a live server).
 screenshots:
-    SAVE_SCREENSHOTS=1 uv run pytest tests/test_admin_browser.py -k operator -q
+    SAVE_SCREENSHOTS=1 uv run pytest tests/test_admin_browser.py tests/test_admin_schedules_browser.py -k operator -q
 
 # A worker for the example project (pair with `just devserver`).
 worker *args:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
@@ -38,6 +39,8 @@ TASKS = {
             "task_queue": os.environ.get("TEMPORAL_TASK_QUEUE", "django-tasks"),
             "heartbeat_timeout": 2,
             "connect_timeout": 2,
+            # Subprocesses (manage.py sync_temporal_schedules) get a test's declarations.
+            "schedules": json.loads(os.environ.get("TEMPORAL_SCHEDULES", "null")),
         },
     }
 }

@@ -122,7 +122,8 @@ def test_admin_modules_import_one_way_and_never_temporalio() -> None:
 
 def test_permissions_exist_and_no_table_is_created() -> None:
     codenames = set(
-        Permission.objects.filter(content_type__app_label="django_tasks_temporal")
+        Permission.objects.filter(content_type__app_label="django_tasks_temporal",
+                                  content_type__model="task")
         .values_list("codename", flat=True)
     )
     assert codenames == set(ALL_PERMISSIONS)

@@ -20,9 +20,11 @@ import pytest
 from django.tasks import TaskResultStatus
 
 from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.schedules import ScheduleOperations
 from tests import tasks
 from tests.conftest import ROOT, SUMMARY, wait_finished, wait_for, wait_visible
 from tests.oidc import CertsServer, claims, serving_certs, signing_key
+from tests.schedules_support import remove_schedules
 
 SCHEMA = ROOT / "openapi" / "schema.yaml"
 KEY = signing_key("openapi-key")
@@ -39,7 +41,16 @@ def certs() -> Iterator[CertsServer]:
 
 @pytest.fixture
 def backend_options() -> dict[str, Any]:
-    return {"trigger_queues": [GATED]}
+    hourly = {"task": "tests.tasks.add", "cron": "0 * * * *", "args": [1, 2]}
+    return {"trigger_queues": [GATED], "schedules": {"hourly": hourly}}
+
+
+@pytest.fixture
+def schedules(backend: TemporalTaskBackend) -> Iterator[None]:
+    """The declared schedule on Temporal, for the schedule endpoints to find."""
+    ScheduleOperations(backend).sync()
+    yield
+    remove_schedules(backend, ["hourly"])
 
 
 def test_committed_schema_is_what_the_code_generates() -> None:
@@ -83,11 +94,14 @@ def generated_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def test_generated_client_against_a_live_server(
     generated_client: Any, live_server: Any, certs: CertsServer,
-    backend: TemporalTaskBackend, worker: Any,
+    backend: TemporalTaskBackend, worker: Any, schedules: None,
 ) -> None:
     api = SimpleNamespace(**{
         name: importlib.import_module(f"tasks_client.api.tasks.{name}")
         for name in ["tasks_run", "tasks_run_one", "tasks_execute", "tasks_status", "tasks_purge"]
+    }, **{
+        name: importlib.import_module(f"tasks_client.api.schedules.{name}")
+        for name in ["tasks_schedules", "tasks_schedule_trigger", "tasks_schedule_pause"]
     })
     models = importlib.import_module("tasks_client.models")
     client = generated_client.AuthenticatedClient(
@@ -126,11 +140,23 @@ def test_generated_client_against_a_live_server(
         timeout=60,
     )
 
+    [hourly] = api.tasks_schedules.sync(client=client).schedules
+    assert hourly.sync_state == models.SyncStateEnum.SYNCED and len(hourly.next_run_times) == 5
+    triggered = api.tasks_schedule_trigger.sync("hourly", client=client,
+                                                body=models.TriggerScheduleRequest())
+    assert wait_finished(backend, triggered.task_id).return_value == 3
+    paused = api.tasks_schedule_pause.sync("hourly", client=client,
+                                           body=models.PauseScheduleRequest(note="Quiet."))
+    assert paused.paused and paused.note == "Quiet."
+
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     live_server: Any, certs: CertsServer, backend: TemporalTaskBackend,
-    tmp_path: Path,
+    tmp_path: Path, schedules: None, worker: Any,
 ) -> None:
+    # The worker: a schedule's trigger answers a task id, which schemathesis follows into
+    # execute/<id>/ with `wait`; without a worker that answer takes `wait` seconds, past
+    # schemathesis' 10 s request timeout.
     # Something to find: a finished task and one waiting for a trigger.
     done = tasks.add.enqueue(1, 1)
     tasks.add.using(queue_name=GATED).enqueue(1, 1)

@@ -34,6 +34,7 @@ retry 30 temporal operator search-attribute create --address "$TEMPORAL_ADDRESS"
     --name DjangoTaskPath --type Keyword \
     --name DjangoTaskPriority --type Int \
     --name DjangoTaskBackend --type Keyword \
-    --name DjangoTaskState --type Keyword
+    --name DjangoTaskState --type Keyword \
+    --name DjangoScheduleHash --type Keyword
 
 echo "Namespace $TEMPORAL_NAMESPACE is ready, with django-tasks-temporal's search attributes."

@@ -29,6 +29,7 @@ from django_tasks_temporal.results import (
     to_task_result,
     wait_closed,
 )
+from django_tasks_temporal.schedule_specs import task_problems
 from django_tasks_temporal.search_attributes import TASK_BACKEND
 from django_tasks_temporal.starting import check_arguments_size, start_task
 from django_tasks_temporal.tasks import TemporalTask
@@ -82,7 +83,7 @@ class TemporalTaskBackend(BaseTaskBackend):
                 hint=problem.hint,
                 id=f"django_tasks_temporal.{problem.id}",
             )
-            for problem in self.config.problems
+            for problem in [*self.config.problems, *task_problems(self)]
         ]
 
     def _usable_config(self) -> BackendOptions:

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--identity", default=None, help="This worker's identity in Temporal.")
     parser.add_argument("--shutdown-timeout", type=_non_negative_float, default=None,
                         help="Seconds running tasks get to finish after SIGTERM.")
+    parser.add_argument("--no-sync-schedules", action="store_true",
+                        help="Do not sync OPTIONS['schedules'] to Temporal at start "
+                        "(OPTIONS['sync_schedules_on_start'] = False does the same).")
 
 
 def _positive_int(value: str) -> int:

@@ -1,4 +1,4 @@
-"""An unmanaged model that gives the admin's task pages Django permissions (no table).
+"""Unmanaged models that give the admin's task and schedule pages Django permissions (no tables).
 
 Temporal is the only store of tasks: this model is never queried. It exists so that
 `post_migrate` creates the permissions the admin checks, which staff get the usual way
@@ -28,6 +28,33 @@ class Task(models.Model):
             ("run_task", "Can run tasks now and retry failed tasks"),
             ("cancel_task", "Can cancel tasks"),
             ("purge_task", "Can purge finished tasks"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Schedule(models.Model):
+    """The admin's Schedules pages: permissions only, like `Task` (Temporal keeps schedules).
+
+    - `django_tasks_temporal.view_schedule`: see the schedules and their runs;
+    - `django_tasks_temporal.trigger_schedule`: run a schedule's task now;
+    - `django_tasks_temporal.pause_schedule`: pause and unpause, with a note;
+    - `django_tasks_temporal.backfill_schedule`: take a past time range's runs now.
+    """
+
+    id = models.CharField(primary_key=True, max_length=255)
+
+    class Meta:
+        managed = False
+        db_table = "django_tasks_temporal_schedule_unmanaged"  # never created nor queried
+        verbose_name = "schedule"
+        verbose_name_plural = "schedules"
+        default_permissions = ("view",)
+        permissions = [
+            ("trigger_schedule", "Can trigger schedules now"),
+            ("pause_schedule", "Can pause and unpause schedules"),
+            ("backfill_schedule", "Can backfill schedules"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 from django.tasks import DEFAULT_TASK_QUEUE_NAME
 
 from django_tasks_temporal.payloads import RECORD_RESERVE
+from django_tasks_temporal.schedule_declarations import HINTS as SCHEDULE_HINTS
+from django_tasks_temporal.schedule_declarations import ScheduleDeclaration, parse_schedules
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +53,8 @@ class BackendOptions:
     trigger_queues: frozenset[str] = frozenset()
     shutdown_timeout: float = 30.0
     max_payload_size: int = 2 * 2**20
+    schedules: tuple[ScheduleDeclaration, ...] = ()  # OPTIONS["schedules"]
+    sync_schedules_on_start: bool = True
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def temporal_task_queue(self, queue_name: str) -> str:
@@ -147,6 +151,8 @@ _HINTS = {
     "shutdown_timeout": "Seconds a stopping worker lets running tasks finish, e.g. 30.",
     "max_payload_size": "The Temporal server's limit.blobSize.error in bytes (2097152 "
     "unless you changed it); at least 1048576.",
+    "schedules": "A dict of schedule name to declaration (see docs/schedules.md).",
+    "sync_schedules_on_start": "True (a starting worker syncs OPTIONS['schedules']) or False.",
 }
 KNOWN_OPTIONS = frozenset(_HINTS)
 
@@ -212,8 +218,18 @@ def parse_options(raw: Any) -> BackendOptions:
         p.problem("E014", f"OPTIONS['trigger_queues'] must be a list of queue names, got "
                   f"{trigger_queues!r}.", _HINTS["trigger_queues"])
         trigger_queues = []
+    schedules, schedule_problems = parse_schedules(raw.get("schedules"))
+    for found in schedule_problems:
+        p.problem(found.id, found.message, SCHEDULE_HINTS[found.id])
+    sync_on_start = raw.get("sync_schedules_on_start", True)
+    if not isinstance(sync_on_start, bool):
+        p.problem("E023", f"OPTIONS['sync_schedules_on_start'] must be True or False, got "
+                  f"{sync_on_start!r}.", _HINTS["sync_schedules_on_start"])
+        sync_on_start = True
     return BackendOptions(
         **values,
+        schedules=schedules,
+        sync_schedules_on_start=sync_on_start,
         api_key=api_key,
         tls=_parse_tls(p, raw.get("tls")),
         trigger_queues=frozenset(trigger_queues),

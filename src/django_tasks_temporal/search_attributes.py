@@ -15,6 +15,9 @@ TASK_BACKEND = SearchAttributeKey.for_keyword("DjangoTaskBackend")
 TASK_STATE = SearchAttributeKey.for_keyword("DjangoTaskState")
 WAITING = "WAITING"
 RELEASED = "RELEASED"
+# Set on the Temporal Schedules a backend owns (with TASK_BACKEND): the hash of what the
+# schedule was built from, so a sync finds what changed from one list call.
+SCHEDULE_HASH = SearchAttributeKey.for_keyword("DjangoScheduleHash")
 
 # Name -> the type name used by `temporal operator search-attribute create --type`.
 SEARCH_ATTRIBUTES = {
@@ -22,6 +25,7 @@ SEARCH_ATTRIBUTES = {
     TASK_PRIORITY.name: "Int",
     TASK_BACKEND.name: "Keyword",
     TASK_STATE.name: "Keyword",
+    SCHEDULE_HASH.name: "Keyword",
 }
 
 

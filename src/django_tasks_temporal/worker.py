@@ -45,6 +45,7 @@ from django_tasks_temporal.cli import (
     select_backend,
 )
 from django_tasks_temporal.exceptions import InvalidBackendOptions, TemporalUnavailable
+from django_tasks_temporal.schedules import sync_at_worker_start
 from django_tasks_temporal.slots import AttemptSlotSupplier, BodySlots
 from django_tasks_temporal.workflows import RunTaskWorkflow
 
@@ -88,6 +89,7 @@ class WorkerConfig:
     max_concurrent_workflow_tasks: int | None = None
     identity: str = ""
     shutdown_timeout: float = 30.0
+    sync_schedules: bool = True  # sync OPTIONS["schedules"] before polling
 
 
 def worker_config(
@@ -98,6 +100,7 @@ def worker_config(
     max_concurrent_workflow_tasks: int | None = None,
     identity: str | None = None,
     shutdown_timeout: float | None = None,
+    sync_schedules: bool | None = None,
 ) -> WorkerConfig:
     """Command-line choices layered over the backend's OPTIONS."""
     options = backend.config
@@ -113,6 +116,9 @@ def worker_config(
         identity=identity or default_identity(),
         shutdown_timeout=(
             options.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+        ),
+        sync_schedules=(
+            options.sync_schedules_on_start if sync_schedules is None else sync_schedules
         ),
     )
 
@@ -202,6 +208,8 @@ class TemporalTaskWorker:
             await namespace.ensure_search_attributes(client, options.namespace)
         except InvalidBackendOptions as e:
             logger.error("%s", e)  # tasks still run; enqueueing needs the attributes
+        if self.config.sync_schedules:
+            await sync_at_worker_start(client, self.backend)
         slots = self.config.max_concurrent_activities or DEFAULT_MAX_CONCURRENT_ACTIVITIES
         # One thread per body slot: a function cut short keeps its thread and its slot
         # until it returns (slots.py), so no more threads, or database connections,
@@ -416,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_concurrent_workflow_tasks=args.max_concurrent_workflow_tasks,
         identity=args.identity,
         shutdown_timeout=args.shutdown_timeout,
+        sync_schedules=False if args.no_sync_schedules else None,
     )
     exit_now(run_worker(backend, config))
 

@@ -17,6 +17,8 @@ from django_tasks_temporal.options import Problem
 
 # The endpoints a view may declare as `endpoint = "..."`, keys of TASKS_API_ENDPOINT_EMAILS.
 ENDPOINTS = frozenset({"run", "run-one", "execute", "status", "purge"})
+# The schedule endpoints' names: reading the list, and each change on its own.
+ENDPOINTS |= {"schedules", "schedule-trigger", "schedule-pause", "schedule-unpause"}
 
 DEFAULT_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
 DEFAULT_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -69,7 +71,7 @@ class Settings:
 
     @property
     def TASKS_API_ENDPOINT_EMAILS(self) -> dict[str, list[str]]:
-        """Extra identities per endpoint ("run", "run-one", "execute", "status", "purge")."""
+        """Extra identities per endpoint (a name in ENDPOINTS, e.g. "status")."""
         name = "TASKS_API_ENDPOINT_EMAILS"
         value = getattr(settings, name, {})
         if not isinstance(value, dict):

@@ -1,10 +1,10 @@
-"""The trigger endpoints: run/, run-one/, execute/<id>/, status/<id>/, purge/."""
+"""The trigger endpoints: run/, run-one/, execute/<id>/, status/<id>/, purge/, schedules/."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from django_tasks_temporal.api import views
+from django_tasks_temporal.api import schedule_views, views
 
 app_name = "django_tasks_temporal"
 
@@ -14,4 +14,11 @@ urlpatterns = [
     path("execute/<str:task_id>/", views.ExecuteView.as_view(), name="execute"),
     path("status/<str:task_id>/", views.StatusView.as_view(), name="status"),
     path("purge/", views.PurgeView.as_view(), name="purge"),
+    path("schedules/", schedule_views.SchedulesView.as_view(), name="schedules"),
+    path("schedules/<str:name>/trigger/", schedule_views.TriggerScheduleView.as_view(),
+         name="schedule-trigger"),
+    path("schedules/<str:name>/pause/", schedule_views.PauseScheduleView.as_view(),
+         name="schedule-pause"),
+    path("schedules/<str:name>/unpause/", schedule_views.UnpauseScheduleView.as_view(),
+         name="schedule-unpause"),
 ]

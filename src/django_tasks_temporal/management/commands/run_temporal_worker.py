@@ -38,5 +38,6 @@ class Command(BaseCommand):
             max_concurrent_workflow_tasks=options["max_concurrent_workflow_tasks"],
             identity=options["identity"],
             shutdown_timeout=options["shutdown_timeout"],
+            sync_schedules=False if options["no_sync_schedules"] else None,
         )
         exit_now(run_worker(backend, config))
