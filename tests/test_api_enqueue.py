@@ -295,6 +295,12 @@ def test_plain_webhook_with_an_idempotency_key(
     result = backend.get_result(first.json()["id"])
     assert (result.args, result.kwargs) == ([1, "two"], {"three": [3]})
     assert result.task.run_after is not None and result.task.run_after.year == 2099
+    # A wait for a task that cannot start before it ends is no wait: its state now.
+    began = time.monotonic()
+    delayed = post("webhook", body, query="?wait=60", HTTP_IDEMPOTENCY_KEY="partner-42").json()
+    assert time.monotonic() - began < 10 and delayed["duplicate"] is True
+    assert delayed["task"]["status"] == "READY"
+    assert delayed["task"]["run_after"] == "2099-01-01T00:00:00Z"
     # Without a key, each delivery is a new task.
     ids = {post("webhook", {"args": [1]}).json()["id"] for _ in range(2)}
     assert len(ids) == 2

@@ -18,13 +18,20 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.tasks.signals import task_enqueued
 from temporalio.client import Client
 
 from django_tasks_temporal import client as temporal
-from django_tasks_temporal.results import TaskSummary, read_task_state, summarize_state, wait_closed
+from django_tasks_temporal.results import (
+    TaskSummary,
+    parse_time,
+    read_task_state,
+    summarize_state,
+    wait_closed,
+)
 from django_tasks_temporal.starting import start_task_once
 
 if TYPE_CHECKING:
@@ -72,7 +79,8 @@ def start_once(
     Raises what `enqueue` raises for bad arguments (before anything exists), and
     `TemporalUnavailable` when Temporal did not answer in time: the start may or may
     not have reached the server, and a redelivery finds out. With `wait`, waits up to
-    that many seconds for the task to finish and reports its state.
+    that many seconds for the task to finish (not at all when its run_after is later)
+    and reports its state.
     """
     config = backend._usable_config()
     run_input = backend._run_input(task, args, kwargs, config)
@@ -86,10 +94,14 @@ def start_once(
         task_enqueued.send(type(backend), task_result=result)
     if not wait:
         return Delivered(id=task_id, duplicate=not created)
+    run_after = parse_time(run_input.run_after)
+    if run_after is not None and run_after > datetime.now(UTC) + timedelta(seconds=wait):
+        wait = 0  # it cannot even start within the wait: its state now is the answer
 
     async def outcome(client: Client) -> TaskSummary:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wait_closed(client, task_id), wait)
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wait_closed(client, task_id), wait)
         return summarize_state(await read_task_state(client, task_id, backend))
 
     summary = temporal.call(config, outcome, timeout=wait + timeout)
