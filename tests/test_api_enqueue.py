@@ -38,6 +38,7 @@ ENQUEUE = {
     "private": {"task": "tests.tasks.add", "allowed_emails": ["someone-else@tests.example"]},
     "mine": {"task": "tests.tasks.add", "allowed_emails": [PUSHER.upper()]},
     "broken": {"task": "tests.tasks.no_such_task"},
+    "context": {"task": "tests.tasks.record_order", "format": "pubsub"},
 }
 
 
@@ -331,6 +332,15 @@ def test_declared_queue_and_priority_apply(
     status = Client().get(response["Location"], HTTP_AUTHORIZATION=token(SCHEDULER)).json()
     assert (status["queue_name"], status["priority"]) == (GATED, 7)
     assert status["waiting_for_trigger"] is True
+
+
+def test_arguments_are_checked_against_the_task_without_its_context(
+    certs: CertsServer, backend: TemporalTaskBackend
+) -> None:
+    # record_order(context, path, label): the sender gives path and label only.
+    error = assert_error(push("context", "11011", {"path": "/tmp/x"}), 400, "invalid")
+    assert error["errors"]["arguments"] == ["The task takes (path, label); these do not fit."]
+    assert push("context", "11011", {"path": "/tmp/x", "label": "a"}).status_code == 202
 
 
 def test_unknown_names_answer_404_to_everyone_and_start_nothing(

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
+from django.tasks import Task
 from django.urls import URLPattern, path, reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
@@ -33,7 +34,8 @@ from django_tasks_temporal.api.events import read_call
 from django_tasks_temporal.api.parsers import EVENT_PARSERS
 from django_tasks_temporal.api.serializers import task_data
 from django_tasks_temporal.api.views import TriggerView
-from django_tasks_temporal.deliveries import delivery_task_id, start_once
+from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.deliveries import Delivered, delivery_task_id, start_once
 
 logger = logging.getLogger("django_tasks_temporal.api")
 
@@ -57,7 +59,7 @@ class EnqueueView(TriggerView):
         wait = self.validated(EnqueueQuery, request.query_params)["wait"]
         if call.run_after is not None:
             task = task.using(run_after=call.run_after)
-        check_arguments(task.func, call.args, call.kwargs, takes_context=task.takes_context)
+        check_arguments(task, call.args, call.kwargs)
         delivered = start_once(
             backend,
             task,
@@ -67,6 +69,12 @@ class EnqueueView(TriggerView):
             timeout=declaration.start_timeout,
             wait=wait,
         )
+        return self.answer(request, backend, delivered)
+
+    @staticmethod
+    def answer(request: Request, backend: TemporalTaskBackend, delivered: Delivered) -> Response:
+        """202 for the delivery that started the task, 200 for a later one; `Location`
+        is the task's status/ URL."""
         body = {
             "id": delivered.id,
             "duplicate": delivered.duplicate,
@@ -93,15 +101,14 @@ class EnqueueView(TriggerView):
         return found
 
 
-def check_arguments(
-    func: Any, args: list[Any], kwargs: dict[str, Any], *, takes_context: bool
-) -> None:
+def check_arguments(task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
     """Refuse arguments the task could not be called with (a 400, not a FAILED task)."""
-    signature = inspect.signature(func)
+    signature = inspect.signature(task.func)
+    context = [None] if task.takes_context else []
     try:
-        signature.bind(*([None] if takes_context else []), *args, **kwargs)
+        signature.bind(*context, *args, **kwargs)
     except TypeError:
-        parameters = list(signature.parameters)[1 if takes_context else 0 :]
+        parameters = list(signature.parameters)[len(context) :]
         raise serializers.ValidationError(
             {"arguments": [f"The task takes ({', '.join(parameters)}); these do not fit."]}
         ) from None
