@@ -17,6 +17,9 @@ processes (so their RSS can be measured) with the same max_concurrent_activities
 8. HTTP                    GET tasks/status/<id>/ with OIDC verified vs a DRF view of fixed
                            JSON, both on one gunicorn (bench/http_bench.py); the "vs SDK"
                            columns hold status/ and the fixed view there
+9. HTTP enqueue            POST tasks/enqueue/<name>/ (Pub/Sub push, OIDC) on that gunicorn
+                           vs enqueue() from 8 threads of this process (bench/
+                           enqueue_bench.py); the "vs SDK" columns hold the two rates
 
 Sequential / paired measurements are interleaved between the two sides (in rounds) so
 that server drift (its SQLite file grows) does not favour either. Results are printed as
@@ -353,6 +356,20 @@ def http_rows(target: str, requests: int) -> list[Row]:
     ]
 
 
+def enqueue_rows(target: str, requests: int) -> list[Row]:
+    """9: POST enqueue/<name>/ with OIDC vs enqueue() in this process (enqueue_bench.py)."""
+    from bench.enqueue_bench import run_enqueue_bench
+
+    log("9 HTTP enqueue: POST enqueue/<name>/ with OIDC vs enqueue() from this process")
+    result = run_enqueue_bench(target, f"{BACKEND_PREFIX}-enqueue", requests)
+    if result.errors:
+        raise RuntimeError(f"the enqueue benchmark saw {result.errors} failed starts")
+    return [
+        Row("9 HTTP enqueue/<name>/ vs enqueue()", "tasks/s", result.http_rps,
+            result.direct_rps, "http/enqueue()", True, 0.7),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1000, help="end-to-end no-op tasks")
@@ -382,9 +399,9 @@ def main() -> int:
         "disk syncs do not dominate; pass '' for the system temp dir)",
     )
     parser.add_argument(
-        "--http-requests", type=int, default=1500, help="per URL for the HTTP row (8)"
+        "--http-requests", type=int, default=1500, help="per URL or side for the HTTP rows (8, 9)"
     )
-    parser.add_argument("--no-http", action="store_true", help="skip the HTTP row (8)")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP rows (8, 9)")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     if args.quick:
@@ -406,6 +423,7 @@ def main() -> int:
         rows, info = Bench(args, server.target_host, workers).run()
         if not args.rss_only and not args.no_http:
             rows += http_rows(server.target_host, args.http_requests)
+            rows += enqueue_rows(server.target_host, args.http_requests)
     finally:
         for worker in workers:
             worker.stop()

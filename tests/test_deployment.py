@@ -440,7 +440,7 @@ with open(os.environ["FAKE_LOG"], "a") as f:
 args = sys.argv[1:]
 if args[:3] == ["run", "services", "describe"]:
     print("https://shop-web-123456789.europe-west1.run.app")
-if args[:3] == ["scheduler", "jobs", "describe"]:
+if args[:3] in (["scheduler", "jobs", "describe"], ["pubsub", "subscriptions", "describe"]):
     sys.exit(0 if os.environ["FAKE_JOB_EXISTS"] == "1" else 1)
 """
 
@@ -489,10 +489,11 @@ def test_cloudbuild_lints_and_tests_before_pushing(cloudbuild: dict[str, Any]) -
     order = [s["id"] for s in cloudbuild["steps"]]
     assert order == [
         "lint-and-test", "config", "build", "push", "migrate", "deploy-web", "deploy-worker",
-        "scheduler",
+        "scheduler", "pubsub",
     ]
     for later, earlier in [("migrate", "push"), ("deploy-web", "migrate"),
-                           ("deploy-worker", "migrate"), ("scheduler", "deploy-web")]:
+                           ("deploy-worker", "migrate"), ("scheduler", "deploy-web"),
+                           ("pubsub", "deploy-web")]:
         assert step(cloudbuild, later)["waitFor"] == [earlier]
     assert cloudbuild["options"]["automapSubstitutions"] is True
     assert seconds(cloudbuild["timeout"]) >= 30 * 60
@@ -537,6 +538,7 @@ def test_cloudbuild_config_gives_the_app_its_settings(
     # The Cloud Scheduler job's token is accepted: its aud and its email.
     assert settings["TASKS_API_OIDC_AUDIENCES"] == [REQUIRED["_AUDIENCE"]]
     assert settings["TASKS_API_ALLOWED_EMAILS"] == [REQUIRED["_SCHEDULER_SA"]]
+    assert settings["TASKS_API_ENDPOINT_EMAILS"]["enqueue"] == []  # no _PUBSUB_SA
     options = backend_options(settings)
     assert options.target_host == REQUIRED["_TEMPORAL_TARGET_HOST"]
     assert options.namespace == env["_TEMPORAL_NAMESPACE"]
@@ -551,6 +553,21 @@ def test_cloudbuild_config_gives_the_app_its_settings(
         image = image.replace(f"${{{name}}}", value).replace(f"${name}", value)
     assert shared["IMAGE"] == image
     assert shared["RUNTIME_SA"] == REQUIRED["_RUNTIME_SA"]
+
+
+def test_cloudbuild_config_needs_a_push_account_for_a_pubsub_topic(
+    cloudbuild: dict[str, Any], tmp_path: Path
+) -> None:
+    env = substitutions(cloudbuild, _PUBSUB_TOPIC="stock-checks")
+    result = run_step(cloudbuild, "config", tmp_path, env)
+    assert result.returncode != 0 and "_PUBSUB_SA" in result.stderr
+    env["_PUBSUB_SA"] = "pusher@my-project.iam.gserviceaccount.com"
+    assert run_step(cloudbuild, "config", tmp_path, env).returncode == 0
+    app_env = yaml.safe_load((tmp_path / "app-env.yaml").read_text())
+    settings = example_settings(app_env)
+    # Pub/Sub's token is accepted on enqueue/ only.
+    assert settings["TASKS_API_ENDPOINT_EMAILS"]["enqueue"] == [env["_PUBSUB_SA"]]
+    assert env["_PUBSUB_SA"] not in settings["TASKS_API_ALLOWED_EMAILS"]
 
 
 def test_cloudbuild_config_stops_on_missing_substitutions(
@@ -623,6 +640,33 @@ def test_cloudbuild_creates_or_updates_the_scheduler_job(deploy: Any, job_exists
     assert 'path("tasks/", include("django_tasks_temporal.urls"))' in (
         ROOT / "example" / "exampleproject" / "urls.py"
     ).read_text()
+
+
+def test_cloudbuild_pubsub_subscription_is_optional(deploy: Any) -> None:
+    assert deploy("pubsub") == []  # no _PUBSUB_TOPIC: no gcloud call at all
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_cloudbuild_creates_or_updates_the_pubsub_subscription(deploy: Any, exists: bool) -> None:
+    pusher = "pusher@my-project.iam.gserviceaccount.com"
+    calls = deploy("pubsub", job_exists=exists, _PUBSUB_TOPIC="stock-checks", _PUBSUB_SA=pusher)
+    describe_service, describe_subscription, subscription = calls
+    assert describe_service[1:5] == ["run", "services", "describe", "shop-web"]
+    assert describe_subscription[1:5] == ["pubsub", "subscriptions", "describe", "shop-stock-check"]
+    verb = "update" if exists else "create"
+    assert subscription[1:5] == ["pubsub", "subscriptions", verb, "shop-stock-check"]
+    push = flags(subscription)
+    assert ("topic" in push) is not exists and push.get("topic", "stock-checks") == "stock-checks"
+    url = push["push-endpoint"]
+    assert url.startswith("https://shop-web-123456789.europe-west1.run.app/tasks/enqueue/")
+    assert push["push-auth-service-account"] == pusher
+    assert push["push-auth-token-audience"] == REQUIRED["_AUDIENCE"]
+    # The endpoint's name is declared in the example, for Pub/Sub push envelopes.
+    name = url.rstrip("/").rsplit("/", 1)[1]
+    declared = example_settings({})["TASKS_API_ENQUEUE"][name]
+    assert declared["format"] in ("pubsub", "auto")
+    # Pub/Sub's acknowledgement deadline leaves the endpoint its start_timeout.
+    assert int(push["ack-deadline"]) > declared.get("start_timeout", 5)
 
 
 # --- the deployment chapter (docs/deployment.md) and the pages it links to --------------

@@ -6,9 +6,11 @@ The generated client and schemathesis talk HTTP to a live server (pytest-django'
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import os
+import runpy
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 from django.tasks import TaskResultStatus
+from django.test import override_settings
 
 from django_tasks_temporal.backend import TemporalTaskBackend
 from django_tasks_temporal.schedules import ScheduleOperations
@@ -51,6 +54,19 @@ def schedules(backend: TemporalTaskBackend) -> Iterator[None]:
     ScheduleOperations(backend).sync()
     yield
     remove_schedules(backend, ["hourly"])
+
+
+@pytest.fixture
+def example_names() -> Iterator[dict[str, Any]]:
+    """The names the example project declares (the committed schema's enqueue operations),
+    each starting tests.tasks.echo, which takes any arguments and returns them."""
+    settings = runpy.run_path(str(ROOT / "example" / "exampleproject" / "settings.py"))
+    names = {
+        name: {**spec, "task": "tests.tasks.echo"}
+        for name, spec in settings["TASKS_API_ENQUEUE"].items()
+    }
+    with override_settings(TASKS_API_ENQUEUE=names):
+        yield names
 
 
 def test_committed_schema_is_what_the_code_generates() -> None:
@@ -95,6 +111,7 @@ def generated_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def test_generated_client_against_a_live_server(
     generated_client: Any, live_server: Any, certs: CertsServer,
     backend: TemporalTaskBackend, worker: Any, schedules: None,
+    example_names: dict[str, Any],
 ) -> None:
     api = SimpleNamespace(**{
         name: importlib.import_module(f"tasks_client.api.tasks.{name}")
@@ -148,16 +165,61 @@ def test_generated_client_against_a_live_server(
     paused = api.tasks_schedule_pause.sync("hourly", client=client,
                                            body=models.PauseScheduleRequest(note="Quiet."))
     assert paused.paused and paused.note == "Quiet."
+    _enqueue_with_the_generated_client(client, models)
+
+
+def _enqueue_with_the_generated_client(client: Any, models: Any) -> None:
+    """Each declared name's operation: a JSON body, a Pub/Sub envelope, a CloudEvent."""
+    enqueue = SimpleNamespace(**{
+        name: importlib.import_module(f"tasks_client.api.tasks.tasks_enqueue_{name}")
+        for name in ["order_paid", "stock_check", "report_uploaded"]
+    })
+    item = models.EnqueueOrderPaidRequestKwargsItemsItem(name="Mug", price_cents=900, quantity=2)
+    order = models.EnqueueOrderPaidRequest(kwargs=models.EnqueueOrderPaidRequestKwargs(
+        order_id=1042, email="ada@example.com", items=[item]
+    ))
+    first = enqueue.order_paid.sync_detailed(
+        client=client, body=order, idempotency_key="order-1042", wait=30
+    )
+    assert first.status_code == 202 and first.parsed.duplicate is False
+    assert first.parsed.task.status == models.TaskStatusEnum.SUCCESSFUL
+    assert first.parsed.task.return_value["kwargs"]["items"] == [
+        {"name": "Mug", "price_cents": 900, "quantity": 2}
+    ]
+    assert first.headers["Location"] == f"/tasks/status/{first.parsed.id}/"
+    again = enqueue.order_paid.sync_detailed(client=client, body=order,
+                                             idempotency_key="order-1042")
+    assert again.status_code == 200 and again.parsed.duplicate is True
+    assert again.parsed.id == first.parsed.id
+
+    data = base64.b64encode(json.dumps({"skus": ["MUG-01"]}).encode()).decode()
+    push = models.PubSubPush(
+        message=models.PubSubPushMessage(message_id="m-1", data=data),
+        subscription="projects/shop/subscriptions/stock-check",
+    )
+    pushed = enqueue.stock_check.sync(client=client, body=push, wait=30)
+    assert pushed.task.return_value == {"args": [], "kwargs": {"skus": ["MUG-01"]}}
+
+    event = models.EnqueueReportUploadedCloudEvent(
+        specversion=models.SpecversionEnum.VALUE_0, id="e-1", source="//storage/shop",
+        type_="google.cloud.storage.object.v1.finalized",
+        data=models.EnqueueReportUploadedCloudEventData(bucket="shop", name="daily.csv"),
+    )
+    uploaded = enqueue.report_uploaded.sync(client=client, body=event, wait=30)
+    [argument] = uploaded.task.return_value["args"]
+    assert argument["data"] == {"bucket": "shop", "name": "daily.csv"}
+    assert argument["id"] == "e-1"
+
 
 
 @pytest.mark.timeout(900)  # thousands of requests: minutes on a busy 2-core machine
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     live_server: Any, certs: CertsServer, backend: TemporalTaskBackend,
-    tmp_path: Path, schedules: None, worker: Any,
+    tmp_path: Path, schedules: None, worker: Any, example_names: dict[str, Any],
 ) -> None:
     # The worker: a schedule's trigger answers a task id, which schemathesis follows into
     # execute/<id>/ with `wait`; without a worker that answer takes `wait` seconds, past
-    # schemathesis' 10 s request timeout.
+    # schemathesis' 10 s request timeout. It also finishes the tasks enqueue/ starts.
     # Something to find: a finished task and one waiting for a trigger.
     done = tasks.add.enqueue(1, 1)
     tasks.add.using(queue_name=GATED).enqueue(1, 1)
@@ -191,25 +253,33 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         check=False,
         timeout=600,
     )
-    requests = _count_requests(events)
+    interactions = _interactions(events)
+    requests = len(interactions)
     SUMMARY.append(
         f"schemathesis: {requests} generated requests against the live server, "
         f"exit {run.returncode} (0 = no server error, no schema violation)"
     )
     assert run.returncode == 0, run.stdout[-6000:]
     assert requests >= MIN_SCHEMATHESIS_REQUESTS, run.stdout[-3000:]
+    # Generated bodies reached every declared name's task, first deliveries and repeats.
+    for name in example_names:
+        statuses = {status for path, status in interactions if f"/enqueue/{name}/" in path}
+        assert {200, 202} <= statuses, (name, statuses)
     assert done.id  # keep the task alive for the run
 
 
-def _count_requests(events: Path) -> int:
-    """Interactions recorded in schemathesis' NDJSON event stream."""
-    count = 0
+def _interactions(events: Path) -> list[tuple[str, int | None]]:
+    """(path, status) of each request recorded in schemathesis' NDJSON event stream."""
+    found = []
     for line in events.read_text().splitlines():
         event = json.loads(line)
         for value in event.values():
             if isinstance(value, dict) and "recorder" in value:
-                count += len(value["recorder"].get("interactions", {}))
-    return count
+                for interaction in value["recorder"].get("interactions", {}).values():
+                    path = interaction["request"]["uri"].split("?")[0]
+                    status = (interaction.get("response") or {}).get("status_code")
+                    found.append((path, status))
+    return found
 
 
 def test_terminal_states_in_the_schema_match_django() -> None:

@@ -17,6 +17,8 @@ and so do the web app's deployment settings:
     TASKS_API_OIDC_AUDIENCES   comma-separated `aud` values the trigger endpoints accept
     TASKS_API_ALLOWED_EMAILS   comma-separated identities allowed on every endpoint
     TASKS_API_STATUS_EMAILS    comma-separated identities allowed only to read status
+    TASKS_API_ENQUEUE_EMAILS   comma-separated identities allowed only on enqueue/<name>/
+                               (a Pub/Sub push subscription's or Eventarc trigger's account)
 """
 
 from __future__ import annotations
@@ -134,7 +136,58 @@ TASKS = {
 # With no audience or no allowed identity, every endpoint answers 403 (closed).
 TASKS_API_OIDC_AUDIENCES = _csv(os.environ.get("TASKS_API_OIDC_AUDIENCES", ""))
 TASKS_API_ALLOWED_EMAILS = _csv(os.environ.get("TASKS_API_ALLOWED_EMAILS", ""))
-TASKS_API_ENDPOINT_EMAILS = {"status": _csv(os.environ.get("TASKS_API_STATUS_EMAILS", ""))}
+TASKS_API_ENDPOINT_EMAILS = {
+    "status": _csv(os.environ.get("TASKS_API_STATUS_EMAILS", "")),
+    "enqueue": _csv(os.environ.get("TASKS_API_ENQUEUE_EMAILS", "")),
+}
+
+# Events that start tasks, once per delivery: POST /tasks/enqueue/<name>/ (docs/webhooks.md).
+_ORDER_ITEM = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "price_cents": {"type": "integer"},
+        "quantity": {"type": "integer"},
+    },
+    "required": ["name", "price_cents", "quantity"],
+}
+TASKS_API_ENQUEUE = {
+    # The payment provider's webhook: {"kwargs": {...}} with an Idempotency-Key header.
+    "order-paid": {
+        "task": "shop.tasks.send_receipt",
+        "format": "json",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "order_id": {"type": "integer"},
+                "email": {"type": "string"},
+                "items": {"type": "array", "items": _ORDER_ITEM},
+            },
+            "required": ["order_id", "email", "items"],
+        },
+    },
+    # A Pub/Sub push subscription (cloudbuild.yaml's `pubsub` step): data {"skus": [...]}.
+    "stock-check": {
+        "task": "shop.tasks.check_stock",
+        "format": "pubsub",
+        "schema": {
+            "type": "object",
+            "properties": {"skus": {"type": "array", "items": {"type": "string"}}},
+            "required": ["skus"],
+        },
+    },
+    # An Eventarc trigger on a Cloud Storage bucket: the whole CloudEvent as one argument.
+    "report-uploaded": {
+        "task": "shop.tasks.import_report",
+        "format": "cloudevents",
+        "arguments": "event",
+        "schema": {
+            "type": "object",
+            "properties": {"bucket": {"type": "string"}, "name": {"type": "string"}},
+            "required": ["bucket", "name"],
+        },
+    },
+}
 
 # `manage.py spectacular` (`just schema`) writes the trigger service's schema to openapi/.
 SPECTACULAR_SETTINGS = {

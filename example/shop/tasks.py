@@ -89,3 +89,10 @@ def build_report(name: str) -> str:
 @task
 def archive_order(order_id: int) -> None:
     """Move an old order to cold storage (the demo cancels it before it runs)."""
+
+
+@task
+def import_report(event: dict[str, Any]) -> dict[str, Any]:
+    """Import a sales report that landed in Cloud Storage (an Eventarc CloudEvent)."""
+    data = event["data"]
+    return {"imported": f"gs://{data['bucket']}/{data['name']}", "event_id": event["id"]}

@@ -99,12 +99,19 @@ def _tls_config(tls: TLSOptions | bool | None) -> TLSConfig | bool | None:
 
 
 def unavailable(
-    options: BackendOptions, error: BaseException, *, waited: float, task_id: str | None = None
+    options: BackendOptions,
+    error: BaseException,
+    *,
+    waited: float,
+    task_id: str | None = None,
+    limit: float | None = None,
 ) -> TemporalUnavailable:
     """The one error for "the server is not there", saying what actually happened."""
     where = f"The Temporal server at {options.target_host!r} (namespace {options.namespace!r})"
     text = str(error).lower()
-    if "refused" in text:
+    if limit is not None:
+        what = f"did not answer within {limit:g}s"
+    elif "refused" in text:
         what = "refused the connection"
     elif waited >= options.connect_timeout * 0.9:
         what = f"did not answer within {options.connect_timeout:g}s"
@@ -145,20 +152,21 @@ async def get_client(options: BackendOptions) -> Client:
         return client
     pending = _connecting.get(key)
     if pending is None:
-        pending = asyncio.get_running_loop().create_future()
+        # A task of its own, which every caller awaits shielded: a caller that gives up
+        # (`call(timeout=...)`) cancels only its own wait, never the others' connect.
+        pending = asyncio.ensure_future(_connect_once(options, key))
+        pending.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
         _connecting[key] = pending
-        try:
-            client = await connect(options)
-        except BaseException as e:
-            pending.set_exception(e)
-            pending.exception()  # mark retrieved: nobody else may be waiting
-            raise
-        finally:
-            del _connecting[key]
-        _clients[key] = client
-        pending.set_result(client)
-        return client
     return await asyncio.shield(pending)
+
+
+async def _connect_once(options: BackendOptions, key: tuple[Any, ...]) -> Client:
+    try:
+        client = await connect(options)
+    finally:
+        del _connecting[key]
+    _clients[key] = client
+    return client
 
 
 async def _with_client[T](
@@ -203,9 +211,26 @@ def _submit[T](coro: Coroutine[Any, Any, T]) -> Future[T]:
     return asyncio.run_coroutine_threadsafe(coro, _background_loop())
 
 
-def call[T](options: BackendOptions, fn: Callable[[Client], Awaitable[T]]) -> T:
-    """Run `fn(client)` on the client's loop and wait for it (for sync code)."""
-    return _submit(_with_client(options, fn)).result()
+def call[T](
+    options: BackendOptions,
+    fn: Callable[[Client], Awaitable[T]],
+    *,
+    timeout: float | None = None,
+) -> T:
+    """Run `fn(client)` on the client's loop and wait for it (for sync code).
+
+    With `timeout`, the call (connecting included) is cancelled after that many seconds
+    and raises `TemporalUnavailable`.
+    """
+    future = _submit(_with_client(options, fn))
+    started = time.monotonic()
+    try:
+        return future.result(timeout)
+    except TimeoutError as e:
+        if future.done():  # fn's own TimeoutError
+            raise
+        future.cancel()  # cancels the call on the loop, connecting included
+        raise unavailable(options, e, waited=time.monotonic() - started, limit=timeout) from e
 
 
 async def acall[T](options: BackendOptions, fn: Callable[[Client], Awaitable[T]]) -> T:

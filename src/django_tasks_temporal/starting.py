@@ -1,11 +1,12 @@
 """Starting a task's workflow: one set of start options, and a start that is safe to retry.
 
-Used by `enqueue` and by re-running a FAILED task under its id. A start that fails on
-the way (a timeout after the server created the workflow, a dropped connection) is
-retried with the same id: the server keeps the one it has (id conflict policy
-USE_EXISTING, and a closed run is never started twice), so `enqueue` never creates a
-second task and never reports failure for a task it created. A namespace that lacks this
-backend's search attributes gets them on first need.
+Used by `enqueue`, by re-running a FAILED task under its id, and by `start_task_once`
+(a task whose id names one delivery of an event). A start that fails on the way (a
+timeout after the server created the workflow, a dropped connection) is retried with the
+same id: the server keeps the one it has (id conflict policy USE_EXISTING, and a closed
+run is never started twice), so `enqueue` never creates a second task and never reports
+failure for a task it created. A namespace that lacks this backend's search attributes
+gets them on first need.
 """
 
 from __future__ import annotations
@@ -95,6 +96,40 @@ async def start_task(
     `rerun` starts a new run under the id of a FAILED task; a duplicate request for a
     rerun that already started raises `WorkflowAlreadyStartedError`.
     """
+    try:
+        await _start(client, config, run_input, workflow_id, rerun=rerun, only_new=rerun)
+    except WorkflowAlreadyStartedError:
+        if rerun:
+            raise
+        # An earlier try of this start created it, and it has already finished.
+
+
+async def start_task_once(
+    client: Client, config: BackendOptions, run_input: RunTaskInput, workflow_id: str
+) -> bool:
+    """Start the workflow unless one with this id exists, running or closed.
+
+    True when this call started it; False when the id was taken (conflict policy FAIL,
+    reuse policy REJECT_DUPLICATE), so a second delivery of one event starts nothing. A
+    start whose first try reached the server but whose answer was lost reports False:
+    the task exists once either way.
+    """
+    try:
+        await _start(client, config, run_input, workflow_id, rerun=False, only_new=True)
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+async def _start(
+    client: Client,
+    config: BackendOptions,
+    run_input: RunTaskInput,
+    workflow_id: str,
+    *,
+    rerun: bool,
+    only_new: bool,
+) -> None:
     started = time.monotonic()
     deadline = started + 2 * config.connect_timeout
     registered = False
@@ -113,16 +148,12 @@ async def start_task(
                 ),
                 id_conflict_policy=(
                     WorkflowIDConflictPolicy.FAIL
-                    if rerun
+                    if only_new
                     else WorkflowIDConflictPolicy.USE_EXISTING
                 ),
                 rpc_timeout=timedelta(seconds=max(1.0, min(remaining, config.connect_timeout))),
             )
             return
-        except WorkflowAlreadyStartedError:
-            if rerun:
-                raise
-            return  # an earlier try of this start created it, and it has already finished
         except RPCError as e:
             settling = time.monotonic() < deadline + namespace.SETTLE_SECONDS
             if namespace.missing_search_attributes(e) and settling:

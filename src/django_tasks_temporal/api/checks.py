@@ -16,11 +16,12 @@ from django.core import checks
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from django_tasks_temporal.api.conf import problems
+from django_tasks_temporal.api.declarations import task_problems
 
 
 @checks.register(checks.Tags.security)
 def check_api_settings(**kwargs: Any) -> list[checks.CheckMessage]:
-    found = problems()
+    found = problems() + task_problems()
     if any(p.id.startswith("W") for p in found) and not trigger_service_mounted():
         found = [p for p in found if p.id.startswith("E")]
     return [

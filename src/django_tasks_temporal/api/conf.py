@@ -13,12 +13,15 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from django_tasks_temporal.api import declarations
+from django_tasks_temporal.api.declarations import Declaration
 from django_tasks_temporal.options import Problem
 
 # The endpoints a view may declare as `endpoint = "..."`, keys of TASKS_API_ENDPOINT_EMAILS.
 ENDPOINTS = frozenset({"run", "run-one", "execute", "status", "purge"})
 # The schedule endpoints' names: reading the list, and each change on its own.
 ENDPOINTS |= {"schedules", "schedule-trigger", "schedule-pause", "schedule-unpause"}
+ENDPOINTS |= {"enqueue"}  # enqueue/<name>/; each declared name may narrow it further
 
 DEFAULT_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
 DEFAULT_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -145,6 +148,11 @@ class Settings:
             )
         )
 
+    @property
+    def TASKS_API_ENQUEUE(self) -> dict[str, Declaration]:
+        """The names `enqueue/<name>/` may start, each with its task and how to read events."""
+        return declarations.parse()
+
 
 conf = Settings()
 
@@ -168,6 +176,10 @@ _HINTS = {
     "TASKS_API_OIDC_CERTS_CACHE_SECONDS": "The default is 300 seconds.",
     "TASKS_API_OIDC_CERTS_TIMEOUT": "The default is 5.0 seconds.",
     "TASKS_API_STATUS_CACHE_SECONDS": "The default is 2.0 seconds; 0 turns the cache off.",
+    "TASKS_API_ENQUEUE": (
+        'Use e.g. TASKS_API_ENQUEUE = {"order-paid": {"task": "shop.tasks.fulfil_order"}} '
+        "(docs: Webhooks and events)."
+    ),
 }
 _IDS = {
     "TASKS_API_OIDC_AUDIENCES": "E101",
@@ -179,6 +191,7 @@ _IDS = {
     "TASKS_API_OIDC_CERTS_CACHE_SECONDS": "E107",
     "TASKS_API_OIDC_CERTS_TIMEOUT": "E108",
     "TASKS_API_STATUS_CACHE_SECONDS": "E109",
+    "TASKS_API_ENQUEUE": "E110",
 }
 _CLOSED = "the trigger endpoints answer 403 to every request"
 # Warnings that close the service; W103 (plain-http certs URL) only warns.

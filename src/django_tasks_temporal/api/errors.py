@@ -17,7 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from temporalio.service import RPCError
 
-from django_tasks_temporal.exceptions import InvalidBackendOptions, TemporalUnavailable
+from django_tasks_temporal.api.declarations import TaskNotUsable
+from django_tasks_temporal.exceptions import (
+    ArgumentsTooLarge,
+    InvalidBackendOptions,
+    TemporalUnavailable,
+)
 from django_tasks_temporal.operations import TaskConflict
 
 logger = logging.getLogger("django_tasks_temporal.api")
@@ -54,6 +59,10 @@ def _translate(exc: Exception) -> Exception:
         return Conflict(detail=str(exc), code=exc.code)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, ArgumentsTooLarge):
+        return PayloadTooLarge(
+            "The task's arguments are larger than the backend accepts.", "arguments_too_large"
+        )
     if isinstance(exc, SuspiciousOperation):  # e.g. TooManyFieldsSent in a form body
         return exceptions.ParseError("The body could not be read.", "parse_error")
     if isinstance(exc, TemporalUnavailable):
@@ -63,6 +72,11 @@ def _translate(exc: Exception) -> Exception:
         logger.error("The trigger service cannot use its backend: %s", exc)
         return ServiceUnavailable(
             "The task backend is misconfigured; see the server logs.", "backend_misconfigured"
+        )
+    if isinstance(exc, TaskNotUsable):
+        logger.error("The trigger service cannot use a declared task: %s", exc)
+        return ServiceUnavailable(
+            "The declared task is misconfigured; see the server logs.", "task_misconfigured"
         )
     if isinstance(exc, RPCError):
         logger.error("Temporal refused a trigger request: %s (%s)", exc.message, exc.status)

@@ -1,10 +1,11 @@
-"""The trigger endpoints: run/, run-one/, execute/<id>/, status/<id>/, purge/, schedules/."""
+"""The trigger endpoints: run/, run-one/, execute/<id>/, status/<id>/, purge/, schedules/,
+enqueue/<name>/."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from django_tasks_temporal.api import schedule_views, views
+from django_tasks_temporal.api import enqueue, schedule_views, views
 
 app_name = "django_tasks_temporal"
 
@@ -21,4 +22,6 @@ urlpatterns = [
          name="schedule-pause"),
     path("schedules/<str:name>/unpause/", schedule_views.UnpauseScheduleView.as_view(),
          name="schedule-unpause"),
+    *enqueue.declared_patterns(),
+    path("enqueue/<str:name>/", enqueue.EnqueueView.as_view(), name="enqueue"),
 ]
