@@ -13,15 +13,11 @@ backend (gunicorn --preload, multiprocessing) connects afresh instead of failing
 lines to the Python logger `temporalio`, instead of coloured text on stderr. A worker
 that serves metrics makes its own Runtime with a Prometheus endpoint (`worker_runtime`);
 nothing else in a process (a web server above all) exposes anything.
-
-Coroutines handed to the loop thread run in a copy of the caller's context, so what a
-request has in context (its OpenTelemetry span above all) reaches the Temporal calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import os
 import threading
@@ -230,34 +226,9 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 
 def _submit[T](coro: Coroutine[Any, Any, T]) -> Future[T]:
-    """Run `coro` on the loop thread in a copy of the caller's context; cancelling the
-    returned future cancels it (as `asyncio.run_coroutine_threadsafe` does)."""
-    loop = _background_loop()
-    result: Future[T] = Future()
-
-    def start() -> None:
-        if result.cancelled():
-            coro.close()
-            return
-        task = loop.create_task(coro)  # copies the context `start` runs in: the caller's
-        task.add_done_callback(lambda done: _settle(done, result))
-        result.add_done_callback(
-            lambda f: f.cancelled() and loop.call_soon_threadsafe(task.cancel)
-        )
-
-    loop.call_soon_threadsafe(start, context=contextvars.copy_context())
-    return result
-
-
-def _settle[T](task: asyncio.Task[T], result: Future[T]) -> None:
-    if task.cancelled():
-        result.cancel()
-    elif not result.set_running_or_notify_cancel():
-        return  # cancelled by the caller meanwhile
-    elif (error := task.exception()) is not None:
-        result.set_exception(error)
-    else:
-        result.set_result(task.result())
+    # The task runs in a copy of the caller's context (the handle that schedules it copies
+    # it in this thread): a request's OpenTelemetry span is the parent of the calls.
+    return asyncio.run_coroutine_threadsafe(coro, _background_loop())
 
 
 def call[T](options: BackendOptions, fn: Callable[[Client], Awaitable[T]]) -> T:
