@@ -17,6 +17,9 @@ processes (so their RSS can be measured) with the same max_concurrent_activities
 8. HTTP                    GET tasks/status/<id>/ with OIDC verified vs a DRF view of fixed
                            JSON, both on one gunicorn (bench/http_bench.py); the "vs SDK"
                            columns hold status/ and the fixed view there
+9. metrics cost            the end-to-end run (3) with the worker's Prometheus endpoint on
+                           (--metrics-bind) vs off, interleaved rounds, medians; the "vs SDK"
+                           columns hold on and off (--metrics-only runs just this)
 
 Sequential / paired measurements are interleaved between the two sides (in rounds) so
 that server drift (its SQLite file grows) does not favour either. Results are printed as
@@ -151,7 +154,9 @@ def child_env(target: str) -> dict[str, str]:
     }
 
 
-def start_backend_worker(target: str, queue: str, concurrency: int) -> WorkerProcess:
+def start_backend_worker(
+    target: str, queue: str, concurrency: int, extra: Iterable[str] = ()
+) -> WorkerProcess:
     return WorkerProcess(
         "backend",
         [
@@ -162,6 +167,7 @@ def start_backend_worker(target: str, queue: str, concurrency: int) -> WorkerPro
             queue,
             "--max-concurrent-activities",
             str(concurrency),
+            *extra,
         ],
         child_env(target),
         marker=" serving ",
@@ -385,11 +391,17 @@ def main() -> int:
         "--http-requests", type=int, default=1500, help="per URL for the HTTP row (8)"
     )
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP row (8)")
+    parser.add_argument("--metrics-tasks", type=int, default=500, help="per round (9)")
+    parser.add_argument("--metrics-rounds", type=int, default=3, help="per side (9)")
+    parser.add_argument(
+        "--metrics-only", action="store_true", help="only the metrics cost (9)"
+    )
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     if args.quick:
         args.tasks, args.enqueue, args.sleep_tasks = 200, 50, 40
         args.latency_tasks, args.reads, args.long_task = 20, 50, 5
+        args.metrics_tasks, args.metrics_rounds = 200, 1
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["TEMPORAL_TASK_QUEUE"] = BACKEND_PREFIX
@@ -404,7 +416,7 @@ def main() -> int:
         os.environ["TEMPORAL_TARGET_HOST"] = server.target_host
         log(f"dev server on {server.target_host}; backend queues {BACKEND_PREFIX}.*")
         rows, info = Bench(args, server.target_host, workers).run()
-        if not args.rss_only and not args.no_http:
+        if not args.rss_only and not args.no_http and not args.metrics_only:
             rows += http_rows(server.target_host, args.http_requests)
     finally:
         for worker in workers:
@@ -424,6 +436,10 @@ def main() -> int:
     print_table(rows)
     for key, value in info.items():
         print(f"  {key}: {value}")
+    for row in rows:
+        if row.name.startswith("9 "):
+            verdict = {True: "PASS", False: "FAIL", None: ""}[row.passed]
+            print(f"end-to-end throughput with metrics on >= 0.95x off: {row.ratio:.2f}x {verdict}")
     elapsed = time.monotonic() - started
     print(f"total {elapsed:.0f}s")
     Path(args.json).write_text(
@@ -504,6 +520,9 @@ class Bench:
 
     def run(self) -> tuple[list[Row], dict[str, Any]]:
         self.setup()
+        if self.args.metrics_only:
+            self.metrics_overhead()
+            return self.rows, self.info
         if self.args.rss_only:
             bw, sw = self.start_workers(self.bq("idle")[0], self.sq("idle"))
             self.measure_idle_rss(bw, sw)
@@ -517,7 +536,36 @@ class Bench:
         finished = self.live_worker_phases()
         self.get_result_latency(*finished)
         self.end_to_end()
+        self.metrics_overhead()
         return self.rows, self.info
+
+    def metrics_overhead(self) -> None:
+        """9: end-to-end no-op throughput with the worker's metrics endpoint on vs off."""
+        from django_tasks_temporal.devserver import free_port
+
+        n, rounds = self.args.metrics_tasks, self.args.metrics_rounds
+        log(f"9. metrics cost: {n} no-op tasks per run, {rounds} round(s) of off and on")
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        for r in range(rounds):
+            for side in ("off", "on") if r % 2 == 0 else ("on", "off"):
+                queue, tq = self.bq(f"metrics-{side}-{r}")
+                self.aw(gather_limited(n, self.args.concurrency, self.b_task(queue).aenqueue))
+                extra = ["--metrics-bind", f"127.0.0.1:{free_port()}"] if side == "on" else []
+                worker = start_backend_worker(
+                    self.target, queue, self.args.max_concurrent_activities, extra
+                )
+                self.workers.append(worker)
+                worker.wait_ready()
+                self.aw(wait_completed(self.client, tq, n, timeout=240))
+                assert worker.ready_at is not None
+                seconds = self.aw(last_close_time(self.client, tq)) - worker.ready_at
+                worker.stop()
+                rates[side].append(n / seconds)
+                log(f"   metrics {side}: {n / seconds:.0f} tasks/s")
+        on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+        self.rows.append(
+            Row(f"9 e2e no-op x{n}, metrics on vs off", "tasks/s", on, off, "on/off", True, 0.95)
+        )
 
     def warm_up(self) -> None:
         queue, _ = self.bq("warmup")

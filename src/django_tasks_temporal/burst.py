@@ -29,12 +29,14 @@ from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from django_tasks_temporal.attempts import AttemptRegistry
 
 logger = logging.getLogger("django_tasks_temporal.worker")
 
 STATS_CACHE_SECONDS = 5.0  # how long the server reuses a task queue's statistics
+FRESH_AFTER = STATS_CACHE_SECONDS + 0.2  # a reading this long after the last attempt
 READ_INTERVAL = 0.5  # seconds between two looks at the attempts and the backlog
 TYPES = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
 
@@ -86,10 +88,17 @@ async def until_done(
         if config.max_tasks is not None and registry.started >= config.max_tasks:
             return f"took --max-tasks {config.max_tasks} attempts"
         quiet_since = registry.last_change
+        pause = READ_INTERVAL
         if in_flight(registry):
             zero_readings = 0
-        elif now - quiet_since >= STATS_CACHE_SECONDS:
-            waiting = await backlog(client, task_queues)
+        elif now - quiet_since < FRESH_AFTER:
+            pause = min(pause, quiet_since + FRESH_AFTER - now)
+        else:
+            try:
+                waiting = await backlog(client, task_queues)
+            except RPCError as e:  # unknown is not empty: look again (--max-runtime bounds it)
+                logger.warning("Burst: cannot read the backlog (%s); retrying", e.message)
+                waiting = -1
             if registry.last_change != quiet_since:
                 zero_readings = 0  # an attempt came meanwhile: look again later
             else:
@@ -99,4 +108,4 @@ async def until_done(
                     f"queues drained (no attempt for {time.monotonic() - quiet_since:.1f}s, "
                     "backlog 0 twice)"
                 )
-        await asyncio.sleep(READ_INTERVAL)
+        await asyncio.sleep(pause)

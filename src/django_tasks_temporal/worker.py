@@ -296,6 +296,7 @@ class TemporalTaskWorker:
         checks = self._watch_health(activities)
         burst_over = self._watch_burst(workers, activities)
         await asyncio.wait([stop, *runs, *checks, *burst_over], return_when=asyncio.FIRST_COMPLETED)
+        self.request_stop()  # the moment it stopped, whatever ended it
         for task in (stop, *burst_over):
             task.cancel()  # a finished task stays as it is
         if self.health is not None:
