@@ -326,7 +326,6 @@ class TemporalTaskWorker:
             if run.done() and not run.cancelled() and (error := run.exception()) is not None:
                 raise error
 
-
     def _watch_health(self, activities: TaskActivities) -> list[asyncio.Task[None]]:
         if self.health is None:
             return []
