@@ -437,7 +437,7 @@ def main() -> int:
     for key, value in info.items():
         print(f"  {key}: {value}")
     for row in rows:
-        if row.name.startswith("9 "):
+        if row.name.startswith("9 e2e"):
             verdict = {True: "PASS", False: "FAIL", None: ""}[row.passed]
             print(f"end-to-end throughput with metrics on >= 0.95x off: {row.ratio:.2f}x {verdict}")
     elapsed = time.monotonic() - started
@@ -546,6 +546,7 @@ class Bench:
         n, rounds = self.args.metrics_tasks, self.args.metrics_rounds
         log(f"9. metrics cost: {n} no-op tasks per run, {rounds} round(s) of off and on")
         rates: dict[str, list[float]] = {"off": [], "on": [], "warm-up": []}
+        cpu: dict[str, list[float]] = {"off": [], "on": [], "warm-up": []}
         # A first run on a fresh server is slower whatever it measures: not counted.
         sides = [("warm-up", 0)] + [
             (side, r)
@@ -561,15 +562,21 @@ class Bench:
             )
             self.workers.append(worker)
             worker.wait_ready()
+            cpu_ready = worker.cpu_seconds()
             self.aw(wait_completed(self.client, tq, n, timeout=240))
+            cpu[side].append((worker.cpu_seconds() - cpu_ready) * 1000 / n)
             assert worker.ready_at is not None
             seconds = self.aw(last_close_time(self.client, tq)) - worker.ready_at
             worker.stop()
             rates[side].append(n / seconds)
-            log(f"   metrics {side}: {n / seconds:.0f} tasks/s")
+            log(f"   metrics {side}: {n / seconds:.0f} tasks/s, {cpu[side][-1]:.1f} ms CPU/task")
         on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
         self.rows.append(
             Row(f"9 e2e no-op x{n}, metrics on vs off", "tasks/s", on, off, "on/off", True, 0.95)
+        )
+        self.rows.append(
+            Row("9 worker CPU per task, metrics on vs off", "ms", statistics.median(cpu["on"]),
+                statistics.median(cpu["off"]), "on/off", False)
         )
 
     def warm_up(self) -> None:
