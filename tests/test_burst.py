@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from datetime import datetime
 
+import pytest
 from django.tasks import TaskResultStatus
 
 from django_tasks_temporal.exceptions import WorkerShutDown
 from tests import tasks
-from tests.conftest import SUMMARY, started_attempts, wait_finished, wait_for
+from tests.conftest import (
+    ROOT,
+    SUMMARY,
+    started_attempts,
+    subprocess_env,
+    wait_finished,
+    wait_for,
+)
 
 IDLE = 5.0
 
@@ -91,3 +101,25 @@ def test_a_configuration_error_exits_2(backend, spawn_worker):
     worker = spawn_worker("--burst", env={"TEMPORAL_TARGET_HOST": ""})
     assert worker.wait(timeout=60) == 2
     assert "OPTIONS['target_host'] must be a non-empty string" in worker.stdout.read()
+
+
+
+@pytest.mark.parametrize(
+    "flags, env, message",
+    [
+        (["--burst"], {"TEMPORAL_TARGET_HOST": ""}, "django_tasks_temporal.E003"),
+        (["--max-tasks", "3"], {}, "--max-tasks only applies with --burst."),
+    ],
+)
+def test_the_management_command_exits_2_on_a_configuration_error(backend, flags, env, message):
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "run_temporal_worker", *flags],
+        env={**subprocess_env(backend), **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
