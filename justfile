@@ -38,6 +38,10 @@ bench *args:
 bench-schedules *args:
     uv run python bench/schedules.py "$@"
 
+# Burst mode, measured: a 200-task backlog drained by --burst, and 20 runs' exit codes.
+bench-burst *args:
+    uv run python bench/burst.py "$@"
+
 # Refresh the admin screenshots in docs/ (a real browser against a live server).
 screenshots:
     SAVE_SCREENSHOTS=1 uv run pytest tests/test_admin_browser.py tests/test_admin_schedules_browser.py -k operator -q

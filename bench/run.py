@@ -20,6 +20,9 @@ processes (so their RSS can be measured) with the same max_concurrent_activities
 9. HTTP enqueue            POST tasks/enqueue/<name>/ (Pub/Sub push, OIDC) on that gunicorn
                            vs enqueue() from 8 threads of this process (bench/
                            enqueue_bench.py); the "vs SDK" columns hold the two rates
+10. metrics cost           the end-to-end run (3) with the worker's Prometheus endpoint on
+                           (--metrics-bind) vs off, interleaved rounds, medians; the "vs SDK"
+                           columns hold on and off (--metrics-only runs just this)
 
 Sequential / paired measurements are interleaved between the two sides (in rounds) so
 that server drift (its SQLite file grows) does not favour either. Results are printed as
@@ -154,7 +157,9 @@ def child_env(target: str) -> dict[str, str]:
     }
 
 
-def start_backend_worker(target: str, queue: str, concurrency: int) -> WorkerProcess:
+def start_backend_worker(
+    target: str, queue: str, concurrency: int, extra: Iterable[str] = ()
+) -> WorkerProcess:
     return WorkerProcess(
         "backend",
         [
@@ -165,6 +170,7 @@ def start_backend_worker(target: str, queue: str, concurrency: int) -> WorkerPro
             queue,
             "--max-concurrent-activities",
             str(concurrency),
+            *extra,
         ],
         child_env(target),
         marker=" serving ",
@@ -402,11 +408,17 @@ def main() -> int:
         "--http-requests", type=int, default=1500, help="per URL or side for the HTTP rows (8, 9)"
     )
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP rows (8, 9)")
+    parser.add_argument("--metrics-tasks", type=int, default=500, help="per round (10)")
+    parser.add_argument("--metrics-rounds", type=int, default=5, help="per side (10)")
+    parser.add_argument(
+        "--metrics-only", action="store_true", help="only the metrics cost (10)"
+    )
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     if args.quick:
         args.tasks, args.enqueue, args.sleep_tasks = 200, 50, 40
         args.latency_tasks, args.reads, args.long_task = 20, 50, 5
+        args.metrics_tasks, args.metrics_rounds = 200, 1
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["TEMPORAL_TASK_QUEUE"] = BACKEND_PREFIX
@@ -421,7 +433,7 @@ def main() -> int:
         os.environ["TEMPORAL_TARGET_HOST"] = server.target_host
         log(f"dev server on {server.target_host}; backend queues {BACKEND_PREFIX}.*")
         rows, info = Bench(args, server.target_host, workers).run()
-        if not args.rss_only and not args.no_http:
+        if not args.rss_only and not args.no_http and not args.metrics_only:
             rows += http_rows(server.target_host, args.http_requests)
             rows += enqueue_rows(server.target_host, args.http_requests)
     finally:
@@ -442,6 +454,10 @@ def main() -> int:
     print_table(rows)
     for key, value in info.items():
         print(f"  {key}: {value}")
+    for row in rows:
+        if row.name.startswith("10 e2e"):
+            verdict = {True: "PASS", False: "FAIL", None: ""}[row.passed]
+            print(f"end-to-end throughput with metrics on >= 0.95x off: {row.ratio:.2f}x {verdict}")
     elapsed = time.monotonic() - started
     print(f"total {elapsed:.0f}s")
     Path(args.json).write_text(
@@ -522,6 +538,9 @@ class Bench:
 
     def run(self) -> tuple[list[Row], dict[str, Any]]:
         self.setup()
+        if self.args.metrics_only:
+            self.metrics_overhead()
+            return self.rows, self.info
         if self.args.rss_only:
             bw, sw = self.start_workers(self.bq("idle")[0], self.sq("idle"))
             self.measure_idle_rss(bw, sw)
@@ -535,7 +554,48 @@ class Bench:
         finished = self.live_worker_phases()
         self.get_result_latency(*finished)
         self.end_to_end()
+        self.metrics_overhead()
         return self.rows, self.info
+
+    def metrics_overhead(self) -> None:
+        """9: end-to-end no-op throughput with the worker's metrics endpoint on vs off."""
+        from django_tasks_temporal.devserver import free_port
+
+        n, rounds = self.args.metrics_tasks, self.args.metrics_rounds
+        log(f"10. metrics cost: {n} no-op tasks per run, {rounds} round(s) of off and on")
+        rates: dict[str, list[float]] = {"off": [], "on": [], "warm-up": []}
+        cpu: dict[str, list[float]] = {"off": [], "on": [], "warm-up": []}
+        # A first run on a fresh server is slower whatever it measures: not counted.
+        sides = [("warm-up", 0)] + [
+            (side, r)
+            for r in range(rounds)
+            for side in (("off", "on") if r % 2 == 0 else ("on", "off"))
+        ]
+        for side, r in sides:
+            queue, tq = self.bq(f"metrics-{side}-{r}")
+            self.aw(gather_limited(n, self.args.concurrency, self.b_task(queue).aenqueue))
+            extra = ["--metrics-bind", f"127.0.0.1:{free_port()}"] if side == "on" else []
+            worker = start_backend_worker(
+                self.target, queue, self.args.max_concurrent_activities, extra
+            )
+            self.workers.append(worker)
+            worker.wait_ready()
+            cpu_ready = worker.cpu_seconds()
+            self.aw(wait_completed(self.client, tq, n, timeout=240))
+            cpu[side].append((worker.cpu_seconds() - cpu_ready) * 1000 / n)
+            assert worker.ready_at is not None
+            seconds = self.aw(last_close_time(self.client, tq)) - worker.ready_at
+            worker.stop()
+            rates[side].append(n / seconds)
+            log(f"   metrics {side}: {n / seconds:.0f} tasks/s, {cpu[side][-1]:.1f} ms CPU/task")
+        on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+        self.rows.append(
+            Row(f"10 e2e no-op x{n}, metrics on vs off", "tasks/s", on, off, "on/off", True, 0.95)
+        )
+        self.rows.append(
+            Row("10 worker CPU per task, metrics on vs off", "ms", statistics.median(cpu["on"]),
+                statistics.median(cpu["off"]), "on/off", False)
+        )
 
     def warm_up(self) -> None:
         queue, _ = self.bq("warmup")

@@ -209,3 +209,11 @@ def report_then_wait(context: TaskContext, path: str, done: int, total: int, mes
     deadline = time.monotonic() + 120
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@task
+def current_span() -> str:
+    """The id of the OpenTelemetry span the task body runs in (tests of tracing)."""
+    from opentelemetry import trace
+
+    return format(trace.get_current_span().get_span_context().span_id, "016x")

@@ -163,7 +163,7 @@ def test_schema_check_rejects_a_broken_compose_file(tmp_path: Path) -> None:
 def test_compose_publishes_ports_on_loopback_only(compose: dict[str, Any]) -> None:
     services = compose["services"]
     published = {name: services[name]["ports"] for name in services if "ports" in services[name]}
-    assert set(published) == {"temporal", "temporal-ui", "web"}
+    assert set(published) == {"temporal", "temporal-ui", "web", "prometheus", "grafana"}
     for ports in published.values():
         for mapping in ports:
             assert isinstance(mapping, str) and mapping.startswith("127.0.0.1:"), mapping
@@ -603,6 +603,10 @@ def test_cloudbuild_builds_pushes_and_deploys(cloudbuild: dict[str, Any], deploy
 
     assert worker[1:4] == ["run", "deploy", "shop-worker"]
     worker_flags = flags(worker)
+    assert worker_flags["args"].split(",")[:2] == ["-m", "exampleproject.cloudrun_worker"]
+    assert "--health-bind=0.0.0.0:{port}" in (
+        ROOT / "example" / "exampleproject" / "cloudrun_worker.py"
+    ).read_text()
     assert "no-cpu-throttling" in worker_flags
     assert worker_flags["min-instances"] == worker_flags["max-instances"] == "1"
     assert "no-allow-unauthenticated" in worker_flags
@@ -696,3 +700,121 @@ def test_deployment_docs_name_every_substitution_step_and_recipe(
     for option in ("api_key", "tls", "server_root_ca_cert", "client_cert", "client_private_key"):
         assert f"`{option}`" in docs or f'"{option}"' in docs, option
     assert "matching.numTaskqueueReadPartitions" in docs
+
+
+# --- metrics, health and the burst worker ------------------------------------------------
+
+
+def bind_flag(command: list[str], flag: str) -> tuple[str, int]:
+    from django_tasks_temporal.options import parse_bind_address
+
+    return parse_bind_address(command[command.index(flag) + 1])
+
+
+def test_compose_worker_serves_metrics_to_prometheus_and_a_health_check(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    command = services["worker"]["command"]
+    host, metrics_port = bind_flag(command, "--metrics-bind")
+    assert host == "0.0.0.0"  # reachable from the prometheus container, published nowhere
+    _, health_port = bind_flag(command, "--health-bind")
+    probe = " ".join(services["worker"]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{health_port}/healthz" in probe
+
+    prometheus = services["prometheus"]
+    source, target = prometheus["volumes"][0].split(":")[:2]
+    config_file = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config_path = Path(config_file.split("=", 1)[1])
+    assert config_path.parent == Path(target)
+    config = yaml.safe_load((ROOT / source / config_path.name).read_text())
+    targets = [t for job in config["scrape_configs"] for c in job["static_configs"]
+               for t in c["targets"]]
+    assert targets == [f"worker:{metrics_port}"]
+    assert "worker" in prometheus["depends_on"]
+
+
+def grafana_mount(compose: dict[str, Any], target: str) -> Path:
+    for volume in compose["services"]["grafana"]["volumes"]:
+        source, mounted = volume.split(":")[:2]
+        if mounted == target:
+            return ROOT / source
+    raise AssertionError(f"nothing mounted at {target}")
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(
+    compose: dict[str, Any],
+) -> None:
+    from django_tasks_temporal import metrics
+    from django_tasks_temporal.payloads import ATTEMPTS_LOST_METRIC
+
+    provisioning = grafana_mount(compose, "/etc/grafana/provisioning")
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    prometheus_port = container_port(compose["services"]["prometheus"]["ports"][0])
+    assert source["url"] == f"http://prometheus:{prometheus_port}" and source["isDefault"]
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())[
+        "providers"
+    ]
+    dashboards = grafana_mount(compose, provider["options"]["path"])
+    dashboard = json.loads((dashboards / "django-tasks-temporal.json").read_text())
+    grafana_env = compose["services"]["grafana"]["environment"]
+    home = grafana_env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert Path(home).parent == Path(provider["options"]["path"])
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert all(t["datasource"]["uid"] == source["uid"] for p in dashboard["panels"]
+               for t in p["targets"])
+    used = set(re.findall(r"\b((?:django_tasks|temporal)_[a-z_]+)", " ".join(exprs)))
+    ours = {metrics.ATTEMPTS_STARTED, metrics.ATTEMPTS_FINISHED, metrics.ATTEMPT_DURATION,
+            metrics.QUEUE_WAIT, ATTEMPTS_LOST_METRIC}
+    backend_series = {name for name in used if name.startswith("django_tasks_")}
+    # Every backend series on the dashboard exists (counters end in _total on /metrics).
+    assert {re.sub(r"_(total|bucket|count|sum)$", "", n) for n in backend_series} <= ours
+    assert {metrics.ATTEMPTS_FINISHED, metrics.QUEUE_WAIT, metrics.ATTEMPT_DURATION,
+            ATTEMPTS_LOST_METRIC} <= {re.sub(r"_(total|bucket)$", "", n) for n in used}
+    assert any(name.startswith("temporal_") for name in used)  # the SDK's, beside ours
+
+
+def test_cloudbuild_can_deploy_the_worker_as_a_scheduled_burst_job(
+    cloudbuild: dict[str, Any], deploy: Any
+) -> None:
+    calls = deploy("deploy-worker", _WORKER_MODE="job")
+    job, describe, schedule = calls
+    assert job[1:5] == ["run", "jobs", "deploy", "shop-worker-job"]
+    job_flags = flags(job)
+    assert job_flags["command"] == "python"
+    args = job_flags["args"].split(",")
+    assert args[:2] == ["manage.py", "run_temporal_worker"]
+    assert "--burst" in args
+    assert served_queues(args) == queues_a_worker_must_serve()
+    (runtime,) = [a.split("=")[1] for a in args if a.startswith("--max-runtime=")]
+    (grace,) = [a.split("=")[1] for a in args if a.startswith("--shutdown-timeout=")]
+    # The burst ends before the task timeout, and hands tasks over within Cloud Run's 10 s.
+    assert float(runtime) + 10 < seconds(job_flags["task-timeout"]) and float(grace) < 10
+    assert job_flags["max-retries"] == "0"
+    assert {"env-vars-file", "set-secrets", "service-account"} <= set(job_flags)
+
+    assert describe[1:5] == ["scheduler", "jobs", "describe", "shop-worker-job"]
+    assert schedule[1:6] == ["scheduler", "jobs", "create", "http", "shop-worker-job"]
+    schedule_flags = flags(schedule)
+    assert schedule_flags["uri"] == (
+        "https://run.googleapis.com/v2/projects/my-project/locations/europe-west1/"
+        "jobs/shop-worker-job:run"
+    )
+    assert schedule_flags["http-method"] == "post"
+    assert schedule_flags["oauth-service-account-email"] == REQUIRED["_SCHEDULER_SA"]
+    assert schedule_flags["schedule"] == cloudbuild["substitutions"]["_WORKER_JOB_SCHEDULE"]
+
+    updated = deploy("deploy-worker", _WORKER_MODE="job", job_exists=True)
+    assert updated[2][1:6] == ["scheduler", "jobs", "update", "http", "shop-worker-job"]
+
+
+def test_cloudbuild_refuses_an_unknown_worker_mode(
+    cloudbuild: dict[str, Any], tmp_path: Path
+) -> None:
+    env = substitutions(cloudbuild, _WORKER_MODE="pool")
+    run_step(cloudbuild, "config", tmp_path, env)
+    result = run_step(cloudbuild, "deploy-worker", tmp_path, env)
+    assert result.returncode == 2
+    assert "_WORKER_MODE must be service or job, got 'pool'." in result.stderr

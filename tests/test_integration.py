@@ -76,6 +76,9 @@ def test_worker_logs_each_task_like_django(backend, worker, caplog):
         ({"max_payload_size": 1000}, "E017", "max_payload_size"),
         ({"trigger_queues": "emails"}, "E014", "trigger_queues"),
         ({"shutdown_timeout": float("inf")}, "E015", "shutdown_timeout"),
+        ({"metrics_bind": "localhost"}, "E024", "metrics_bind"),
+        ({"metrics_bind": 9464}, "E024", "metrics_bind"),
+        ({"tracing": "yes"}, "E025", "tracing"),
         ({"colour": "blue"}, "E002", "colour"),
     ],
 )

@@ -93,6 +93,12 @@ def run_worker_cli(backend, *flags: str) -> subprocess.CompletedProcess[str]:
         (["--max-concurrent-workflow-tasks", "1"], "expected a whole number >= 2"),
         (["--shutdown-timeout", "-1"], "expected seconds >= 0"),
         (["--shutdown-timeout", "nan"], "expected seconds >= 0"),
+        (["--metrics-bind", "9464"], "expected host:port with a port from 1 to 65535"),
+        (["--health-bind", "127.0.0.1:70000"], "expected host:port with a port from 1 to 65535"),
+        (["--burst", "--idle", "-1"], "expected seconds >= 0"),
+        (["--burst", "--max-runtime", "0"], "expected seconds > 0"),
+        (["--burst", "--max-tasks", "0"], "expected a whole number >= 1"),
+        (["--idle", "5"], "--idle only applies with --burst"),
         (["--bogus"], "unrecognized arguments"),
     ],
 )

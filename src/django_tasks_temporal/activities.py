@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from concurrent.futures import Executor
@@ -32,8 +33,10 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from django_tasks_temporal import tracing
 from django_tasks_temporal.attempts import Attempt, AttemptRegistry
 from django_tasks_temporal.exceptions import TaskCancelled, TaskTimedOut
+from django_tasks_temporal.metrics import TaskMetrics
 from django_tasks_temporal.payloads import (
     ACTIVITY_NAME,
     FIND_HOLDER_ACTIVITY,
@@ -68,6 +71,8 @@ class TaskActivities:
         client: Client,
         bodies: BodySlots,
         max_value_size: int,
+        metrics: TaskMetrics | None = None,
+        tracing: bool = False,
     ) -> None:
         self.worker_id = worker_id
         self.executor = executor
@@ -75,6 +80,8 @@ class TaskActivities:
         self.client = client
         self.bodies = bodies
         self.max_value_size = max_value_size
+        self.metrics = metrics
+        self.tracing = tracing
         self.registry = AttemptRegistry()
         self.started_at = datetime.now(UTC)
 
@@ -82,9 +89,10 @@ class TaskActivities:
 
     @activity.defn(name=ACTIVITY_NAME)
     async def run_task_attempt(self, request: RunAttemptInput) -> AttemptResult:
-        attempt = Attempt(request, self.worker_id, self.max_value_size)
-        outcome = attempt.finished = asyncio.ensure_future(self._run(attempt))
-        self.registry.running[attempt.key] = attempt
+        attempt = Attempt(request, self.worker_id, self.max_value_size, self.metrics)
+        run = self._run(attempt)
+        outcome = attempt.finished = tracing.start_attempt(attempt, run, self.tracing)
+        self.registry.start(attempt)
         heartbeats = asyncio.create_task(_heartbeat(request.task.heartbeat_timeout, attempt))
         try:
             while True:
@@ -116,12 +124,15 @@ class TaskActivities:
             self.registry.finished(attempt, ended)
             return ended
         attempt.started_at = datetime.now(UTC)  # when its function starts, not its activity
+        if self.metrics is not None:
+            self.metrics.started(attempt)
         try:
             function: asyncio.Future[None] = (
                 asyncio.ensure_future(self._call_async(attempt))
                 if _is_async(attempt)
                 else asyncio.get_running_loop().run_in_executor(
-                    self.executor, self._call_sync, attempt
+                    # In this context (the attempt's span, if traced), like an async one.
+                    self.executor, contextvars.copy_context().run, self._call_sync, attempt
                 )
             )
         except BaseException:
@@ -149,6 +160,7 @@ class TaskActivities:
             self.bodies.abandon()
             if isinstance(function, asyncio.Task):
                 function.cancel()  # an async function is interrupted; a thread runs on
+        attempt.handed_back = error is None
         claimed = attempt.claim(error=error or TaskCancelled("The worker shut down."))
         if claimed and error is not None:
             if attempt.retried:

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 from traceback import format_exception
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
@@ -55,11 +55,27 @@ def error_record(e: BaseException) -> ErrorRecord:
     )
 
 
+class AttemptObserver(Protocol):
+    """Told when an attempt's function starts and when its outcome is claimed (metrics)."""
+
+    def started(self, attempt: Attempt) -> None: ...
+
+    def finished(self, attempt: Attempt) -> None: ...
+
+
 class Attempt:
     """One attempt of a task on this worker."""
 
-    def __init__(self, request: RunAttemptInput, worker_id: str, max_value_size: int) -> None:
+    def __init__(
+        self,
+        request: RunAttemptInput,
+        worker_id: str,
+        max_value_size: int,
+        observer: AttemptObserver | None = None,
+    ) -> None:
         self.request = request
+        self.observer = observer
+        self.handed_back = False  # cut short by the worker's shutdown, to run elsewhere
         self.worker_id = worker_id
         self.max_value_size = max_value_size
         self.started_at = datetime.now(UTC)
@@ -140,7 +156,9 @@ class Attempt:
                 progress=self.progress,
             )
             self._update_result(record)
-            return True
+        if self.observer is not None:
+            self.observer.finished(self)
+        return True
 
     @property
     def retried(self) -> bool:
@@ -212,13 +230,21 @@ class AttemptRegistry:
         self.keep_seconds = keep_seconds
         self.keep_bytes = keep_bytes
         self.running: dict[tuple[str, int], Attempt] = {}
+        self.started = 0  # attempts this worker took, ever
+        self.last_change = time.monotonic()  # when an attempt last started or finished
         self._finished: OrderedDict[tuple[str, int], tuple[float, int, AttemptResult]] = (
             OrderedDict()
         )
         self._bytes = 0
 
+    def start(self, attempt: Attempt) -> None:
+        self.running[attempt.key] = attempt
+        self.started += 1
+        self.last_change = time.monotonic()
+
     def finished(self, attempt: Attempt, outcome: AttemptResult) -> None:
         self.running.pop(attempt.key, None)
+        self.last_change = time.monotonic()
         size = attempt.value_size + (len(outcome.error.traceback) if outcome.error else 0)
         self._finished[attempt.key] = (time.monotonic(), size, outcome)
         self._bytes += size

@@ -10,8 +10,11 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.burst import BurstConfig
+from django_tasks_temporal.options import parse_bind_address
 
 
 def exit_now(code: int) -> None:
@@ -51,6 +54,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sync-schedules", action="store_true",
                         help="Do not sync OPTIONS['schedules'] to Temporal at start "
                         "(OPTIONS['sync_schedules_on_start'] = False does the same).")
+    parser.add_argument("--metrics-bind", type=_bind_address, default=None, metavar="HOST:PORT",
+                        help="Serve Prometheus metrics on http://HOST:PORT/metrics "
+                        "(overrides OPTIONS['metrics_bind']).")
+    parser.add_argument("--health-bind", type=_bind_address, default=None, metavar="HOST:PORT",
+                        help="Answer health probes on http://HOST:PORT/healthz and /livez.")
+    parser.add_argument("--burst", action="store_true",
+                        help="Exit 0 once the queues are drained (or a limit below is reached).")
+    parser.add_argument("--idle", type=_non_negative_float, default=None, metavar="SECONDS",
+                        help="With --burst: seconds without a running task before the queues "
+                        f"count as drained (default {BurstConfig().idle:g}).")
+    parser.add_argument("--max-tasks", type=_positive_int, default=None, metavar="N",
+                        help="With --burst: stop after taking N tasks.")
+    parser.add_argument("--max-runtime", type=_positive_float, default=None, metavar="SECONDS",
+                        help="With --burst: stop after this long.")
+
+
+def config_flags(options: dict[str, Any]) -> dict[str, Any]:
+    """The parsed flags as `worker_config` keyword arguments; a ValueError names a flag
+    that needs another."""
+    burst_flags = [name for name in ("idle", "max_tasks", "max_runtime")
+                   if options.get(name) is not None]
+    if burst_flags and not options.get("burst"):
+        flag = "--" + burst_flags[0].replace("_", "-")
+        raise ValueError(f"{flag} only applies with --burst.")
+    burst = None
+    if options.get("burst"):
+        idle = options.get("idle")
+        burst = BurstConfig(
+            idle=BurstConfig().idle if idle is None else idle,
+            max_tasks=options.get("max_tasks"),
+            max_runtime=options.get("max_runtime"),
+        )
+    return {
+        "queues": options["queues"],
+        "max_concurrent_activities": options["max_concurrent_activities"],
+        "max_concurrent_workflow_tasks": options["max_concurrent_workflow_tasks"],
+        "identity": options["identity"],
+        "shutdown_timeout": options["shutdown_timeout"],
+        "sync_schedules": False if options.get("no_sync_schedules") else None,
+        "metrics_bind": options.get("metrics_bind"),
+        "health_bind": options.get("health_bind"),
+        "burst": burst,
+    }
+
+
+def _bind_address(value: str) -> str:
+    try:
+        parse_bind_address(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def _positive_float(value: str) -> float:
+    number = _non_negative_float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {value!r}")
+    return number
 
 
 def _positive_int(value: str) -> int:

@@ -10,7 +10,9 @@ temporalio's Runtime (its Rust core: threads, connections) belongs to the proces
 made it. Each process gets its own here, so a child forked after the parent used the
 backend (gunicorn --preload, multiprocessing) connects afresh instead of failing with
 "Cannot create client across forks". The Runtime also sends Temporal core's own log
-lines to the Python logger `temporalio`, instead of coloured text on stderr.
+lines to the Python logger `temporalio`, instead of coloured text on stderr. A worker
+that serves metrics makes its own Runtime with a Prometheus endpoint (`worker_runtime`);
+nothing else in a process (a web server above all) exposes anything.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from temporalio.client import Client
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
+    PrometheusConfig,
     Runtime,
     TelemetryConfig,
     TelemetryFilter,
 )
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
-from django_tasks_temporal.exceptions import TemporalUnavailable
+from django_tasks_temporal import tracing
+from django_tasks_temporal.exceptions import TemporalUnavailable, WorkerConfigurationError
 from django_tasks_temporal.options import BackendOptions, TLSOptions
 
 T = TypeVar("T")
@@ -52,22 +56,36 @@ _connecting: dict[tuple[Any, ...], asyncio.Future[Client]] = {}
 _runtime: tuple[int, Runtime] | None = None  # (pid, runtime)
 
 
+def _telemetry(metrics: PrometheusConfig | None = None) -> TelemetryConfig:
+    return TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio")),
+        ),
+        metrics=metrics,
+    )
+
+
 def runtime() -> Runtime:
     """This process's temporalio Runtime, made on first use (again after a fork)."""
     global _runtime
     if _runtime is None or _runtime[0] != os.getpid():
-        _runtime = (
-            os.getpid(),
-            Runtime(
-                telemetry=TelemetryConfig(
-                    logging=LoggingConfig(
-                        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-                        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio")),
-                    )
-                )
-            ),
-        )
+        _runtime = (os.getpid(), Runtime(telemetry=_telemetry()))
     return _runtime[1]
+
+
+def worker_runtime(metrics_bind: str) -> Runtime:
+    """A Runtime for one worker's client that serves Prometheus `/metrics` on
+    `metrics_bind` ("host:port") for as long as it lives."""
+    from django_tasks_temporal.metrics import prometheus_config
+
+    try:
+        return Runtime(telemetry=_telemetry(prometheus_config(metrics_bind)))
+    except (ValueError, OSError) as e:
+        reason = "the address is in use" if "in use" in str(e) else str(e)
+        raise WorkerConfigurationError(
+            f"Cannot serve metrics on {metrics_bind!r}: {reason}."
+        ) from e
 
 
 def _connection_key(options: BackendOptions) -> tuple[Any, ...]:
@@ -77,6 +95,7 @@ def _connection_key(options: BackendOptions) -> tuple[Any, ...]:
         options.api_key,
         options.tls,
         options.connect_timeout,
+        options.tracing,
     )
 
 
@@ -121,10 +140,16 @@ def unavailable(
     return TemporalUnavailable(f"{where} {what}{suffix}.", task_id=task_id)
 
 
-async def connect(options: BackendOptions, *, retry_seconds: float | None = None) -> Client:
+async def connect(
+    options: BackendOptions,
+    *,
+    retry_seconds: float | None = None,
+    own_runtime: Runtime | None = None,
+) -> Client:
     """Open a new client (a worker owns one; everything else uses `get_client`).
 
     Calls are retried through an outage for `retry_seconds` (default: the connect timeout).
+    The client uses the process's Runtime, or `own_runtime` (a worker's, with metrics).
     """
     window = retry_seconds if retry_seconds is not None else options.connect_timeout
     started = time.monotonic()
@@ -134,7 +159,8 @@ async def connect(options: BackendOptions, *, retry_seconds: float | None = None
             namespace=options.namespace,
             api_key=options.api_key,
             tls=_tls_config(options.tls),
-            runtime=runtime(),
+            runtime=own_runtime or runtime(),
+            interceptors=tracing.client_interceptors(options),
             retry_config=RetryConfig(
                 max_elapsed_time_millis=int(window * 1000),
                 max_retries=max(10, int(window)),
@@ -208,6 +234,8 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 
 def _submit[T](coro: Coroutine[Any, Any, T]) -> Future[T]:
+    # The task runs in a copy of the caller's context (the handle that schedules it copies
+    # it in this thread): a request's OpenTelemetry span is the parent of the calls.
     return asyncio.run_coroutine_threadsafe(coro, _background_loop())
 
 

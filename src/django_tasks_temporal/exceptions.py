@@ -26,6 +26,10 @@ class InvalidBackendOptions(ImproperlyConfigured):
     """The backend's OPTIONS are invalid (the system checks say which and why)."""
 
 
+class WorkerConfigurationError(ImproperlyConfigured):
+    """The worker cannot start as configured (e.g. its metrics port is in use): exit 2."""
+
+
 class ArgumentsTooLarge(TaskException, ValueError):
     """A task's arguments are over the size Temporal accepts; nothing was enqueued."""
 

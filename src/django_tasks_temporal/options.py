@@ -55,6 +55,8 @@ class BackendOptions:
     max_payload_size: int = 2 * 2**20
     schedules: tuple[ScheduleDeclaration, ...] = ()  # OPTIONS["schedules"]
     sync_schedules_on_start: bool = True
+    metrics_bind: str | None = None  # "host:port" of the worker's Prometheus /metrics
+    tracing: bool = False  # OpenTelemetry on every client this backend makes
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def temporal_task_queue(self, queue_name: str) -> str:
@@ -127,7 +129,7 @@ class _Parser:
         return value
 
 
-_HINTS = {
+_HINTS: dict[str, str] = {
     "target_host": "Set it to the Temporal frontend address, e.g. 'localhost:7233'.",
     "namespace": "Use the Temporal namespace name, e.g. 'default'.",
     "task_queue": "Use the Temporal task queue name, e.g. 'django-tasks'.",
@@ -153,8 +155,34 @@ _HINTS = {
     "unless you changed it); at least 1048576.",
     "schedules": "A dict of schedule name to declaration (see docs/schedules.md).",
     "sync_schedules_on_start": "True (a starting worker syncs OPTIONS['schedules']) or False.",
+    "metrics_bind": "A 'host:port' the worker serves Prometheus metrics on, e.g. "
+    "'0.0.0.0:9464', or None for no metrics.",
+    "tracing": "True adds OpenTelemetry tracing (pip install 'django-tasks-temporal[otel]'); "
+    "False or leave it out.",
 }
 KNOWN_OPTIONS = frozenset(_HINTS)
+
+
+def parse_bind_address(value: str) -> tuple[str, int]:
+    """`host:port` (IPv6 in brackets) as (host, port); a ValueError names what is wrong."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port with a port from 1 to 65535, got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or any(c.isspace() for c in host) or ("[" in host or "]" in host):
+        raise ValueError(f"expected host:port with a port from 1 to 65535, got {value!r}")
+    return host, int(port)
+
+
+def tracing_available() -> bool:
+    """Whether the `otel` extra (temporalio's OpenTelemetry support) is installed."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("opentelemetry.trace") is not None
+    except ImportError:  # the parent package `opentelemetry` is missing
+        return False
 
 
 def parse_options(raw: Any) -> BackendOptions:
@@ -231,6 +259,8 @@ def parse_options(raw: Any) -> BackendOptions:
         schedules=schedules,
         sync_schedules_on_start=sync_on_start,
         api_key=api_key,
+        metrics_bind=_parse_metrics_bind(p, raw.get("metrics_bind")),
+        tracing=_parse_tracing(p, raw.get("tracing", False)),
         tls=_parse_tls(p, raw.get("tls")),
         trigger_queues=frozenset(trigger_queues),
         problems=tuple(p.problems),
@@ -246,3 +276,28 @@ def _parse_tls(p: _Parser, value: Any) -> TLSOptions | bool | None:
             return TLSOptions(**value)
     p.problem("E007", f"OPTIONS['tls'] is invalid: {value!r}.", _HINTS["tls"])
     return None
+
+
+def _parse_metrics_bind(p: _Parser, value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string 'host:port' or None, got {value!r}")
+        parse_bind_address(value)
+    except ValueError as e:
+        p.problem("E024", f"OPTIONS['metrics_bind'] is invalid: {e}.", _HINTS["metrics_bind"])
+        return None
+    return value
+
+
+def _parse_tracing(p: _Parser, value: Any) -> bool:
+    if not isinstance(value, bool):
+        p.problem("E025", f"OPTIONS['tracing'] must be True or False, got {value!r}.",
+                  _HINTS["tracing"])
+        return False
+    if value and not tracing_available():
+        p.problem("E025", "OPTIONS['tracing'] is True but OpenTelemetry is not installed.",
+                  _HINTS["tracing"])
+        return False
+    return value

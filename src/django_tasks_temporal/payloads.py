@@ -20,6 +20,9 @@ ACTIVITY_NAME = "django_tasks_temporal.run_task_attempt"
 FIND_HOLDER_ACTIVITY = "django_tasks_temporal.find_attempt_holder"
 RECOVER_ACTIVITY = "django_tasks_temporal.recover_attempt"
 RELEASE_SIGNAL = "release"
+# The counter of lost attempts (label `outcome`: worker_lost or outcome_lost), recorded by
+# the workflow on its replay-safe meter; the worker's other metrics are in metrics.py.
+ATTEMPTS_LOST_METRIC = "django_tasks_attempts_lost"
 
 # ApplicationError type of an attempt a stopping worker handed back (grace period over).
 WORKER_SHUTDOWN_ERROR = "django_tasks_temporal.WorkerShutdown"

@@ -28,7 +28,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from django_tasks_temporal import namespace
+from django_tasks_temporal import namespace, tracing
 from django_tasks_temporal.client import UNAVAILABLE, unavailable
 from django_tasks_temporal.exceptions import ArgumentsTooLarge
 from django_tasks_temporal.options import BackendOptions
@@ -82,6 +82,7 @@ def check_arguments_size(args: list[Any], kwargs: dict[str, Any], config: Backen
         )
 
 
+@tracing.traced_start
 async def start_task(
     client: Client,
     config: BackendOptions,

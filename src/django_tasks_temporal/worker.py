@@ -30,21 +30,26 @@ from pathlib import Path
 from typing import Any
 
 import temporalio
+from django.core.exceptions import ImproperlyConfigured
 from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from django_tasks_temporal import burst, namespace, payloads, search_attributes, workflows
 from django_tasks_temporal import client as temporal
-from django_tasks_temporal import namespace, payloads, search_attributes, workflows
 from django_tasks_temporal.activities import TaskActivities
 from django_tasks_temporal.backend import TemporalTaskBackend
+from django_tasks_temporal.burst import BurstConfig
 from django_tasks_temporal.cli import (
     BackendNotFound,
     add_arguments,
+    config_flags,
     configure_logging,
     exit_now,
     select_backend,
 )
 from django_tasks_temporal.exceptions import InvalidBackendOptions, TemporalUnavailable
+from django_tasks_temporal.health import HealthProbe
+from django_tasks_temporal.metrics import TaskMetrics
 from django_tasks_temporal.schedules import sync_at_worker_start
 from django_tasks_temporal.slots import AttemptSlotSupplier, BodySlots
 from django_tasks_temporal.workflows import RunTaskWorkflow
@@ -90,6 +95,9 @@ class WorkerConfig:
     identity: str = ""
     shutdown_timeout: float = 30.0
     sync_schedules: bool = True  # sync OPTIONS["schedules"] before polling
+    metrics_bind: str | None = None  # "host:port" of Prometheus /metrics
+    health_bind: str | None = None  # "host:port" of the health probe
+    burst: BurstConfig | None = None  # stop once the queues are drained
 
 
 def worker_config(
@@ -101,6 +109,9 @@ def worker_config(
     identity: str | None = None,
     shutdown_timeout: float | None = None,
     sync_schedules: bool | None = None,
+    metrics_bind: str | None = None,
+    health_bind: str | None = None,
+    burst: BurstConfig | None = None,
 ) -> WorkerConfig:
     """Command-line choices layered over the backend's OPTIONS."""
     options = backend.config
@@ -120,6 +131,9 @@ def worker_config(
         sync_schedules=(
             options.sync_schedules_on_start if sync_schedules is None else sync_schedules
         ),
+        metrics_bind=metrics_bind or options.metrics_bind,
+        health_bind=health_bind,
+        burst=burst,
     )
 
 
@@ -139,6 +153,8 @@ class TemporalTaskWorker:
         self._stop = asyncio.Event()
         self._stop_requested_at = 0.0
         self.ready = threading.Event()  # set once every queue is being polled
+        self.health: HealthProbe | None = None
+        self.stopped_because = "asked to stop"  # or why a burst ended
 
     def request_stop(self) -> None:
         self._stop_requested_at = self._stop_requested_at or time.monotonic()
@@ -203,7 +219,14 @@ class TemporalTaskWorker:
         options = self.backend._usable_config()
         cache_bytecode()
         limit_malloc_arenas()
-        client = await temporal.connect(options, retry_seconds=temporal.WORKER_RETRY_SECONDS)
+        # Configuration errors (a port in use) before anything connects.
+        metrics_bind = self.config.metrics_bind
+        metered = temporal.worker_runtime(metrics_bind) if metrics_bind else None
+        if self.config.health_bind:
+            self.health = HealthProbe(self.config.health_bind)
+        client = await temporal.connect(
+            options, retry_seconds=temporal.WORKER_RETRY_SECONDS, own_runtime=metered
+        )
         try:
             await namespace.ensure_search_attributes(client, options.namespace)
         except InvalidBackendOptions as e:
@@ -229,12 +252,16 @@ class TemporalTaskWorker:
                 client=client,
                 bodies=BodySlots(slots),
                 max_value_size=options.max_value_size,
+                metrics=TaskMetrics(metered.metric_meter) if metered else None,
+                tracing=options.tracing,
             )
             workers = self._workers(activities, workflow_threads)
             await self._serve(workers, activities)
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
             workflow_threads.shutdown(wait=False, cancel_futures=True)
+            if self.health is not None:
+                self.health.close()
 
     async def _drain(self, activities: TaskActivities) -> None:
         """The grace period: take no new attempts, let running ones finish (while the
@@ -266,11 +293,21 @@ class TemporalTaskWorker:
             options.namespace,
         )
         stop = asyncio.create_task(self._stop.wait())
-        await asyncio.wait([stop, *runs], return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
+        checks = self._watch_health(activities)
+        burst_over = self._watch_burst(workers, activities)
+        await asyncio.wait([stop, *runs, *checks, *burst_over], return_when=asyncio.FIRST_COMPLETED)
+        self.request_stop()  # the moment it stopped, whatever ended it
+        for task in (stop, *burst_over):
+            task.cancel()  # a finished task stays as it is
+        if self.health is not None:
+            self.health.polling = False  # not ready: stopping (but alive while it drains)
+        for task in burst_over:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                self.stopped_because = task.result()
         logger.info(
-            "Worker %s stopping: no new tasks; waiting up to %gs for running ones",
+            "Worker %s stopping (%s): no new tasks; waiting up to %gs for running ones",
             self.config.identity,
+            self.stopped_because,
             self.config.shutdown_timeout,
         )
         await self._drain(activities)
@@ -283,9 +320,32 @@ class TemporalTaskWorker:
                 HAND_OFF_SECONDS,
             )
             await asyncio.wait_for(own.shutdown(), HAND_OFF_SECONDS)
-        for run in runs:
+        for task in checks:
+            task.cancel()
+        for run in [*runs, *burst_over]:
             if run.done() and not run.cancelled() and (error := run.exception()) is not None:
                 raise error
+
+    def _watch_health(self, activities: TaskActivities) -> list[asyncio.Task[None]]:
+        if self.health is None:
+            return []
+        self.health.polling = True
+        return [asyncio.create_task(self.health.watch(activities.client))]
+
+    def _watch_burst(
+        self, workers: list[Worker], activities: TaskActivities
+    ) -> list[asyncio.Task[str]]:
+        """In burst mode, the watch that ends the burst (its result says why)."""
+        if self.config.burst is None:
+            return []
+        queues = [w.task_queue for w in workers[:-1]]
+        return [
+            asyncio.create_task(
+                burst.until_done(
+                    activities.client, queues, activities.registry, self.config.burst
+                )
+            )
+        ]
 
 
 @functools.cache
@@ -391,8 +451,11 @@ def run_worker(backend: TemporalTaskBackend, config: WorkerConfig) -> int:
 
     try:
         asyncio.run(main())
-    except (TemporalUnavailable, InvalidBackendOptions) as e:
-        logger.error("Worker not started: %s", e)  # a setup problem: no traceback
+    except ImproperlyConfigured as e:  # bad OPTIONS, a port in use: no traceback
+        logger.error("Worker not started: %s", e)
+        return 2
+    except TemporalUnavailable as e:
+        logger.error("Worker not started: %s", e)
         return 1
     except Exception:
         logger.exception("Worker failed")
@@ -414,19 +477,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(verbosity=1)
     try:
         backend = select_backend(args.backend, fallback=not args.no_fallback)
-    except BackendNotFound as e:
+        flags = config_flags(vars(args))
+    except (BackendNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         exit_now(2)
-    config = worker_config(
-        backend,
-        queues=args.queues,
-        max_concurrent_activities=args.max_concurrent_activities,
-        max_concurrent_workflow_tasks=args.max_concurrent_workflow_tasks,
-        identity=args.identity,
-        shutdown_timeout=args.shutdown_timeout,
-        sync_schedules=False if args.no_sync_schedules else None,
-    )
-    exit_now(run_worker(backend, config))
+    exit_now(run_worker(backend, worker_config(backend, **flags)))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from temporalio.exceptions import (
 from django_tasks_temporal.payloads import (
     ACTIVITY_NAME,
     ATTEMPT_CRASHED,
+    ATTEMPTS_LOST_METRIC,
     ATTEMPTS_MEMO,
     FIND_HOLDER_ACTIVITY,
     INTERRUPTIONS,
@@ -208,6 +209,7 @@ class RunTaskWorkflow:
                     "Attempt %d of %s: worker %s is alive but no longer has its outcome",
                     number, task.task_path, holder.worker_id,
                 )
+                _count_lost(task, "outcome_lost")
                 return _interruption(
                     OUTCOME_LOST, holder.worker_id, holder.started_at,
                     f"Worker {holder.worker_id!r} ran the attempt, but its outcome never "
@@ -219,6 +221,7 @@ class RunTaskWorkflow:
             "Attempt %d of %s: %s stopped heartbeating; running it again",
             number, task.task_path, who,
         )
+        _count_lost(task, "worker_lost")
         return _interruption(
             WORKER_LOST, holder.worker_id, holder.started_at,
             f"{who} stopped before the attempt finished (no heartbeat for "
@@ -255,6 +258,17 @@ def _interruption(path: str, worker_id: str, started_at: str | None, message: st
         finished_at=now,
         succeeded=False,
         error=ErrorRecord(exception_class_path=path, traceback=message),
+    )
+
+
+def _count_lost(task: RunTaskInput, outcome: str) -> None:
+    """Count a lost attempt on the worker's metrics (not again when the history replays)."""
+    workflow.metric_meter().create_counter(
+        ATTEMPTS_LOST_METRIC, "Task attempts lost: their worker died, or their outcome."
+    ).add(
+        1,
+        {"task": task.task_path, "queue": task.queue_name, "backend": task.backend,
+         "outcome": outcome},
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 
 from django_tasks_temporal.cli import (
     BackendNotFound,
     add_arguments,
+    config_flags,
     configure_logging,
     exit_now,
     select_backend,
@@ -25,19 +26,16 @@ class Command(BaseCommand):
         add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A configuration error exits 2 (1 is a worker that failed), e.g. for a Cloud Run Job.
         try:
             backend = select_backend(options["backend"], fallback=not options["no_fallback"])
-        except BackendNotFound as e:
-            raise CommandError(str(e)) from e
-        self.check(display_num_errors=False)
+            flags = config_flags(options)
+        except (BackendNotFound, ValueError) as e:
+            raise CommandError(str(e), returncode=2) from e
+        try:
+            self.check(display_num_errors=False)
+        except SystemCheckError as e:
+            e.returncode = 2
+            raise
         configure_logging(options["verbosity"])
-        config = worker_config(
-            backend,
-            queues=options["queues"],
-            max_concurrent_activities=options["max_concurrent_activities"],
-            max_concurrent_workflow_tasks=options["max_concurrent_workflow_tasks"],
-            identity=options["identity"],
-            shutdown_timeout=options["shutdown_timeout"],
-            sync_schedules=False if options["no_sync_schedules"] else None,
-        )
-        exit_now(run_worker(backend, config))
+        exit_now(run_worker(backend, worker_config(backend, **flags)))
