@@ -23,7 +23,10 @@ SLOTS = 3
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    server = start_postgres("tasks")
+    try:
+        server = start_postgres("tasks")
+    except FileNotFoundError as e:  # .ci/run installs it; a developer may not have it
+        pytest.skip(str(e))
     try:
         yield server
     finally:
